@@ -1,0 +1,83 @@
+"""MkDocs hook: build figures through the gradnotes CLI and publish them, plus self-hosted KaTeX, as site files.
+
+A thin adapter. It never imports gradnotes (MkDocs would keep the old module under ``serve``); it runs
+``python -m gradnotes build`` in a subprocess when the inputs' fingerprint changes, and registers the SVGs from the
+cache outside ``docs/`` — nothing is written under ``docs/``, so ``mkdocs serve`` cannot loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+ROOT = Path(__file__).resolve().parent.parent
+KATEX = ROOT / "node_modules" / "katex" / "dist"
+KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
+# Kernels started by mkdocs-jupyter inherit this: no __pycache__ appears in watched folders.
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+
+
+def _cache() -> Path:
+    env = os.environ.get("GRADNOTES_CACHE")
+    return Path(env).resolve() if env else ROOT / ".cache" / "gradnotes"
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for folder in ("gradnotes", "figures"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in ("torch", "numpy", "matplotlib", "scikit-learn"):
+        try:
+            digest.update(f"{name}=={importlib.metadata.version(name)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return digest.hexdigest()
+
+
+def _manifest() -> dict:
+    try:
+        return json.loads((_cache() / "figures" / "manifest.json").read_text(encoding="utf-8"))["figures"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _published_all(manifest: dict) -> bool:
+    out = _cache() / "figures"
+    return bool(manifest) and all((out / f"{i}.{lang}.svg").is_file() for i in manifest for lang in ("ko", "en"))
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    stamp = _cache() / "inputs.sha256"
+    fingerprint = _fingerprint()
+    if stamp.is_file() and stamp.read_text() == fingerprint and _published_all(_manifest()):
+        return  # the second language pass and unrelated edits cost nothing
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-m", "gradnotes", "build", "--quiet"], cwd=ROOT, env=env, check=False)
+    if done.returncode != 0:
+        raise PluginError("gradnotes: the figure build failed (the line above names the figure)")
+    stamp.write_text(fingerprint)
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    # Runs before mkdocs-static-i18n (priority -100), which then pairs figures/x.svg with figures/x.en.svg.
+    out = _cache() / "figures"
+    for figure_id in sorted(_manifest()):
+        for lang, suffix in (("ko", ""), ("en", ".en")):
+            files.append(File.generated(config, f"figures/{figure_id}{suffix}.svg", abs_src_path=str(out / f"{figure_id}.{lang}.svg")))
+    if not (KATEX / "katex.min.js").is_file():
+        raise PluginError("KaTeX is missing: run `npm ci` in the repository (scripts/install does it)")
+    for rel in KATEX_FILES:
+        files.append(File.generated(config, f"assets/katex/{rel}", abs_src_path=str(KATEX / rel)))
+    for font in sorted((KATEX / "fonts").glob("*.woff2")):
+        files.append(File.generated(config, f"assets/katex/fonts/{font.name}", abs_src_path=str(font)))
+    return files
