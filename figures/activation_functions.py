@@ -73,7 +73,7 @@ def draw(data: dict, lang: str):
     ax_f.set(xlabel=t("input", lang), ylabel=t("output", lang), title=t("functions", lang), ylim=(-1.5, 3.0))
     ax_d.set(xlabel=t("input", lang), ylabel=t("derivative", lang), title=t("derivatives", lang), ylim=(-0.05, 1.15))
     ax_f.legend(loc="upper left")
-    ax_d.legend(loc="upper right")
+    ax_d.legend(loc="center right")
     return fig
 
 

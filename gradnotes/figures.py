@@ -73,7 +73,7 @@ def _sources(files: Iterable[Path]) -> list[bytes]:
 
 def discover() -> list[str]:
     """Every figure id (the stems of ``figures/*.py`` not starting with ``_``), sorted."""
-    return sorted(p.stem for p in paths.FIGURES_DIR.glob("*.py") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in paths.figures_dir().glob("*.py") if not p.stem.startswith("_"))
 
 
 def _check_ids(ids: Iterable[str]) -> list[str]:
@@ -85,12 +85,18 @@ def _check_ids(ids: Iterable[str]) -> list[str]:
     return wanted
 
 
+_LOADED: dict[tuple[Path, str], ModuleType] = {}
+
+
 def load(figure_id: str) -> ModuleType:
-    """Import ``figures/<id>.py`` by path (figure files import with no side effects)."""
+    """Import ``figures/<id>.py`` by path (figure files import with no side effects); memoised per source text."""
     _check_ids([figure_id])
-    if str(paths.FIGURES_DIR) not in sys.path:
-        sys.path.insert(0, str(paths.FIGURES_DIR))  # lets figures import their helpers, figures/_*.py
-    path = paths.FIGURES_DIR / f"{figure_id}.py"
+    if str(paths.figures_dir()) not in sys.path:
+        sys.path.insert(0, str(paths.figures_dir()))  # lets figures import their helpers, figures/_*.py
+    path = paths.figures_dir() / f"{figure_id}.py"
+    memo_key = (path, _sha256(path.read_bytes()))
+    if memo_key in _LOADED:
+        return _LOADED[memo_key]
     name = f"gradnotes_figure_{figure_id}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -104,6 +110,7 @@ def load(figure_id: str) -> ModuleType:
             raise FigureError(f"figure {figure_id!r}: {path.name} must define {attr}()")
     if not (module.__doc__ or "").strip():
         raise FigureError(f"figure {figure_id!r}: {path.name} needs a one-line docstring")
+    _LOADED[memo_key] = module
     return module
 
 
@@ -116,8 +123,8 @@ def data_key(figure_id: str) -> str:
     """Content key of a figure's data: its source, its helpers, the engine's source and library versions."""
     package = Path(__file__).parent
     engine = [p for p in package.glob("*.py") if p.name not in PRESENTATION_MODULES]
-    helpers = list(paths.FIGURES_DIR.glob("_*.py"))
-    figure = paths.FIGURES_DIR / f"{figure_id}.py"
+    helpers = list(paths.figures_dir().glob("_*.py"))
+    figure = paths.figures_dir() / f"{figure_id}.py"
     return _sha256("data-v1", figure_id, figure.read_bytes(), *_sources(helpers), *_sources(engine), _versions())
 
 
@@ -257,40 +264,58 @@ def build(
     computed = rendered = 0
     # disable=None: tqdm shows the bar only on a terminal.
     bar = tqdm(wanted, unit="fig", disable=None if progress is None else not progress)
+    failures: list[str] = []
     for figure_id in bar:
         bar.set_postfix_str(figure_id)
         if on_figure:
             on_figure(figure_id)
-        entry = manifest["figures"].setdefault(figure_id, {})
-        key = data_key(figure_id)
-        data = None
-        for lang in langs:
-            target = out / f"{figure_id}.{lang}.svg"
-            want = svg_key(figure_id, lang, key)
-            known = entry.get(lang, {})
-            intact = (
-                target.is_file() and known.get("sha256") == hashlib.sha256(target.read_bytes()).hexdigest()
-            )
-            if not force and intact and known.get("key") == want:
-                continue
-            if data is None:
-                had = _load_cached_data(figure_id, key) if not force else None
-                data = had if had is not None else compute_data(figure_id, force=force)
-                computed += had is None
-                check_claim(figure_id, data)
-            svg = render(figure_id, lang, data)
-            rendered += 1
-            if _atomic_write(target, svg):
-                changed.append(target)
-            entry[lang] = {"file": target.name, "key": want, "sha256": hashlib.sha256(svg).hexdigest()}
-            _atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        try:
+            done = _build_one(figure_id, langs, out, manifest, force)
+        except FigureError as exc:
+            failures.append(str(exc))  # keep building the others; report every failure at the end
+            if not manifest["figures"].get(figure_id):
+                manifest["figures"].pop(figure_id, None)
+            continue
+        changed += done[0]
+        computed += done[1]
+        rendered += done[2]
     # Figures whose source is gone must not linger on the site.
     for stale in sorted(set(manifest["figures"]) - set(discover())):
         for lang in LANGS:
             (out / f"{stale}.{lang}.svg").unlink(missing_ok=True)
         del manifest["figures"][stale]
     _atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    if failures:
+        raise FigureError(" | ".join(failures))
     return BuildReport(changed=changed, computed=computed, rendered=rendered)
+
+
+def _build_one(figure_id: str, langs: list[str], out: Path, manifest: dict, force: bool) -> tuple[list[Path], int, int]:
+    """Bring one figure's SVGs up to date; returns (changed paths, computed 0/1, renderings)."""
+    entry = manifest["figures"].setdefault(figure_id, {})
+    key = data_key(figure_id)
+    data = None
+    changed: list[Path] = []
+    computed = rendered = 0
+    for lang in langs:
+        target = out / f"{figure_id}.{lang}.svg"
+        want = svg_key(figure_id, lang, key)
+        known = entry.get(lang, {})
+        intact = target.is_file() and known.get("sha256") == hashlib.sha256(target.read_bytes()).hexdigest()
+        if not force and intact and known.get("key") == want:
+            continue
+        if data is None:
+            had = _load_cached_data(figure_id, key) if not force else None
+            data = had if had is not None else compute_data(figure_id, force=force)
+            computed += had is None
+            check_claim(figure_id, data)
+        svg = render(figure_id, lang, data)
+        rendered += 1
+        if _atomic_write(target, svg):
+            changed.append(target)
+        entry[lang] = {"file": target.name, "key": want, "sha256": hashlib.sha256(svg).hexdigest()}
+        _atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    return changed, computed, rendered
 
 
 def published() -> dict[str, dict[str, Path]]:

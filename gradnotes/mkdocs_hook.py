@@ -61,7 +61,8 @@ def on_pre_build(config: MkDocsConfig) -> None:
     fingerprint = _fingerprint()
     if stamp.is_file() and stamp.read_text() == fingerprint and _published_all(_manifest()):
         return  # the second language pass and unrelated edits cost nothing
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # PYTHONPATH: the subprocess imports the gradnotes next to this hook, whatever is installed.
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "gradnotes", "build", "--quiet"], cwd=ROOT, env=env, check=False)
     if done.returncode != 0:
         raise PluginError("gradnotes: the figure build failed (the line above names the figure)")
@@ -73,7 +74,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     out = _cache() / "figures"
     for figure_id in sorted(_manifest()):
         for lang, suffix in (("ko", ""), ("en", ".en")):
-            files.append(File.generated(config, f"figures/{figure_id}{suffix}.svg", abs_src_path=str(out / f"{figure_id}.{lang}.svg")))
+            source = out / f"{figure_id}.{lang}.svg"
+            if source.is_file():
+                files.append(File.generated(config, f"figures/{figure_id}{suffix}.svg", abs_src_path=str(source)))
     if not (KATEX / "katex.min.js").is_file():
         raise PluginError("KaTeX is missing: run `npm ci` in the repository (scripts/install does it)")
     for rel in KATEX_FILES:

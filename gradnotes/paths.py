@@ -6,8 +6,13 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES_DIR = ROOT / "figures"
 DOCS_DIR = ROOT / "docs"
+
+
+def figures_dir() -> Path:
+    """The figure sources, ``<repo>/figures``; GRADNOTES_FIGURES_DIR overrides (tests use a scratch folder)."""
+    env = os.environ.get("GRADNOTES_FIGURES_DIR")
+    return Path(env).resolve() if env else ROOT / "figures"
 
 
 def cache_dir() -> Path:
