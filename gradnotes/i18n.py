@@ -60,6 +60,9 @@ LABELS: dict[str, dict[str, str]] = {
     "vanishing": {"ko": "기울기 소실", "en": "vanishing"},
     "exploding": {"ko": "기울기 폭주", "en": "exploding"},
     "overflow": {"ko": "오버플로(inf/NaN)", "en": "overflow (inf/NaN)"},
+    # --- engine figures (vanishing_exploding, init_*, dead_relu, saturation_histograms, bn_init_*, ...) ---
+    # --- experiment figures (digits training, BN/LN/RNN experiments, clipping, cost, norm_axes) ---
+    # --- notebooks and diagnose ---
 }
 
 
