@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from gradnotes.errors import FigureError, UserError
 
 # Subcommands implemented elsewhere register themselves through register_cli(subparsers).
-PLUGGED_MODULES = ("gradnotes.engine_cli", "gradnotes.diagnose")
+PLUGGED_MODULES = ("gradnotes.engine_cli", "gradnotes.costbench", "gradnotes.diagnose")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -4,7 +4,8 @@ A figure file provides a one-line docstring, ``compute() -> dict`` (JSON-able da
 ``gradnotes.cache.cached``), ``draw(data, lang) -> Figure`` (pure) and ``check(data)`` (the figure's claim, as
 assertions on the data it draws). Two content keys decide what is redone — no mtimes:
 
-* data key = figure source + figure helpers (``figures/_*.py``) + every non-presentation ``gradnotes`` module + versions;
+* data key = figure source + helpers (``figures/_*.py``, ``figures/data/*.json``) + the non-presentation
+  ``gradnotes`` modules + library versions;
 * SVG key  = data key + ``style.py`` + ``i18n.py`` + language + matplotlib version.
 
 Published files are replaced atomically and only when their bytes change, so ``mkdocs serve`` never loops.
@@ -123,7 +124,8 @@ def data_key(figure_id: str) -> str:
     """Content key of a figure's data: its source, its helpers, the engine's source and library versions."""
     package = Path(__file__).parent
     engine = [p for p in package.glob("*.py") if p.name not in PRESENTATION_MODULES]
-    helpers = list(paths.figures_dir().glob("_*.py"))
+    # Helpers and committed inputs (e.g. a benchmark measured by `gradnotes bench-norm`) are part of every key.
+    helpers = list(paths.figures_dir().glob("_*.py")) + list((paths.figures_dir() / "data").glob("*.json"))
     figure = paths.figures_dir() / f"{figure_id}.py"
     return _sha256("data-v1", figure_id, figure.read_bytes(), *_sources(helpers), *_sources(engine), _versions())
 

@@ -33,8 +33,8 @@ def _cache() -> Path:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for folder in ("gradnotes", "figures"):
-        for path in sorted((ROOT / folder).glob("*.py")):
+    for pattern in ("gradnotes/*.py", "figures/*.py", "figures/data/*.json"):
+        for path in sorted(ROOT.glob(pattern)):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in ("torch", "numpy", "matplotlib", "scikit-learn"):
         try:
