@@ -21,7 +21,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -243,15 +243,75 @@ def _read_manifest(out: Path) -> dict:
         return {"figures": {}}
 
 
+def jobs_default() -> int:
+    """Worker processes for a build: GRADNOTES_JOBS, else one per core (at most 4)."""
+    env = os.environ.get("GRADNOTES_JOBS")
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise UserError(f"GRADNOTES_JOBS must be a positive integer, not {env!r}")
+        return int(env)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _pending(figure_id: str, langs: list[str], out: Path, manifest: dict, force: bool) -> list[str]:
+    """The languages of a figure whose published SVG is missing, corrupt or keyed on other inputs."""
+    key = data_key(figure_id)
+    entry = manifest["figures"].get(figure_id, {})
+    todo = []
+    for lang in langs:
+        target = out / f"{figure_id}.{lang}.svg"
+        known = entry.get(lang, {})
+        intact = target.is_file() and known.get("sha256") == hashlib.sha256(target.read_bytes()).hexdigest()
+        if force or not intact or known.get("key") != svg_key(figure_id, lang, key):
+            todo.append(lang)
+    return todo
+
+
+def _build_one(figure_id: str, langs: list[str], force: bool) -> tuple[dict, list[Path], int, int]:
+    """Compute (or load), check and render one figure; returns (manifest entries, changed, computed, rendered)."""
+    out = paths.published_figures_dir()
+    key = data_key(figure_id)
+    had = None if force else _load_cached_data(figure_id, key)
+    data = had if had is not None else compute_data(figure_id, force=force)
+    check_claim(figure_id, data)
+    entries: dict = {}
+    changed: list[Path] = []
+    for lang in langs:
+        target = out / f"{figure_id}.{lang}.svg"
+        svg = render(figure_id, lang, data)
+        if _atomic_write(target, svg):
+            changed.append(target)
+        entries[lang] = {
+            "file": target.name,
+            "key": svg_key(figure_id, lang, key),
+            "sha256": hashlib.sha256(svg).hexdigest(),
+        }
+    return entries, changed, int(had is None), len(langs)
+
+
+def _worker_init() -> None:
+    # One thread per worker: the workers already fill the cores, and oversubscription makes torch crawl.
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def build(
     ids: Iterable[str] | None = None,
     *,
     langs: Iterable[str] = LANGS,
     force: bool = False,
     progress: bool | None = None,
-    on_figure: Callable[[str], None] | None = None,
+    jobs: int | None = None,
 ) -> BuildReport:
-    """Bring the published SVGs of ``ids`` (default: all) up to date and return what changed."""
+    """Bring the published SVGs of ``ids`` (default: all) up to date, in parallel processes; return what changed.
+
+    Every figure is attempted; failures (a raising figure, a failed claim) are reported together at the end and leave
+    no file behind for the failed figure.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
     from tqdm import tqdm
 
     wanted = _check_ids(ids) if ids is not None else discover()
@@ -262,25 +322,40 @@ def build(
     out = paths.published_figures_dir()
     out.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(out)
-    changed: list[Path] = []
-    computed = rendered = 0
-    # disable=None: tqdm shows the bar only on a terminal.
-    bar = tqdm(wanted, unit="fig", disable=None if progress is None else not progress)
+    todo = {figure_id: pending for figure_id in wanted if (pending := _pending(figure_id, langs, out, manifest, force))}
+    report = BuildReport(changed=[], computed=0, rendered=0)
     failures: list[str] = []
-    for figure_id in bar:
+    # disable=None: tqdm shows the bar only on a terminal.
+    bar = tqdm(total=len(todo), unit="fig", disable=None if progress is None else not progress)
+
+    def collect(figure_id: str, outcome) -> None:
+        bar.update(1)
         bar.set_postfix_str(figure_id)
-        if on_figure:
-            on_figure(figure_id)
-        try:
-            done = _build_one(figure_id, langs, out, manifest, force)
-        except FigureError as exc:
-            failures.append(str(exc))  # keep building the others; report every failure at the end
-            if not manifest["figures"].get(figure_id):
-                manifest["figures"].pop(figure_id, None)
-            continue
-        changed += done[0]
-        computed += done[1]
-        rendered += done[2]
+        if isinstance(outcome, BaseException):
+            failures.append(str(outcome) if isinstance(outcome, FigureError) else f"figure {figure_id!r}: {outcome}")
+            return
+        entries, changed, computed, rendered = outcome
+        manifest["figures"].setdefault(figure_id, {}).update(entries)
+        report.changed.extend(changed)
+        report.computed += computed
+        report.rendered += rendered
+        _atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    workers = min(jobs or jobs_default(), len(todo))
+    if workers <= 1:
+        for figure_id, pending in todo.items():
+            try:
+                collect(figure_id, _build_one(figure_id, pending, force))
+            except (FigureError, UserError) as exc:
+                collect(figure_id, exc)
+    else:
+        # spawn, not fork: forking a process that has imported torch is unsafe.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
+            futures = {pool.submit(_build_one, i, pending, force): i for i, pending in todo.items()}
+            for future in as_completed(futures):
+                exc = future.exception()
+                collect(futures[future], exc if exc is not None else future.result())
+    bar.close()
     # Figures whose source is gone must not linger on the site.
     for stale in sorted(set(manifest["figures"]) - set(discover())):
         for lang in LANGS:
@@ -288,36 +363,8 @@ def build(
         del manifest["figures"][stale]
     _atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     if failures:
-        raise FigureError(" | ".join(failures))
-    return BuildReport(changed=changed, computed=computed, rendered=rendered)
-
-
-def _build_one(figure_id: str, langs: list[str], out: Path, manifest: dict, force: bool) -> tuple[list[Path], int, int]:
-    """Bring one figure's SVGs up to date; returns (changed paths, computed 0/1, renderings)."""
-    entry = manifest["figures"].setdefault(figure_id, {})
-    key = data_key(figure_id)
-    data = None
-    changed: list[Path] = []
-    computed = rendered = 0
-    for lang in langs:
-        target = out / f"{figure_id}.{lang}.svg"
-        want = svg_key(figure_id, lang, key)
-        known = entry.get(lang, {})
-        intact = target.is_file() and known.get("sha256") == hashlib.sha256(target.read_bytes()).hexdigest()
-        if not force and intact and known.get("key") == want:
-            continue
-        if data is None:
-            had = _load_cached_data(figure_id, key) if not force else None
-            data = had if had is not None else compute_data(figure_id, force=force)
-            computed += had is None
-            check_claim(figure_id, data)
-        svg = render(figure_id, lang, data)
-        rendered += 1
-        if _atomic_write(target, svg):
-            changed.append(target)
-        entry[lang] = {"file": target.name, "key": want, "sha256": hashlib.sha256(svg).hexdigest()}
-        _atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
-    return changed, computed, rendered
+        raise FigureError(" | ".join(sorted(failures)))
+    return BuildReport(changed=sorted(report.changed), computed=report.computed, rendered=report.rendered)
 
 
 def published() -> dict[str, dict[str, Path]]:

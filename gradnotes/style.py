@@ -47,7 +47,7 @@ _INSTALL_HINT = "pip install koreanize-matplotlib (it carries NanumGothic.ttf)"
 
 
 def korean_font_path() -> Path:
-    """Locate NanumGothic shipped by the koreanize-matplotlib wheel without importing it (its import mutates rcParams)."""
+    """Locate NanumGothic in the koreanize-matplotlib wheel without importing it (its import mutates rcParams)."""
     spec = importlib.util.find_spec("koreanize_matplotlib")
     if spec is None or spec.origin is None:
         raise UserError(f"the Korean font is missing: {_INSTALL_HINT}")

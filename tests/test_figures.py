@@ -152,7 +152,8 @@ def test_failed_claim_stops_the_build_naming_figure_and_claim(isolated_cache, sc
 
 
 def test_raising_figure_fails_cli_with_one_line_and_no_file(isolated_cache, scratch_figures):
-    _write_figure(scratch_figures, "broken", GOOD_FIGURE.replace('return {"y"', 'raise RuntimeError("boom")\n        return {"y"'))
+    raising = GOOD_FIGURE.replace('return {"y"', 'raise RuntimeError("boom")\n        return {"y"')
+    _write_figure(scratch_figures, "broken", raising)
     done = run([PYTHON, "-m", "gradnotes", "build", "--quiet"])
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
