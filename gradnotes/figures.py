@@ -175,6 +175,21 @@ def _load_cached_data(figure_id: str, key: str) -> dict | None:
     return payload if envelope.get("key") == key else None
 
 
+class _one_thread:
+    """Compute every figure with one torch thread: reductions then give the same bits in a worker or not."""
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.set_num_threads(self.before)
+
+
 def compute_data(figure_id: str, *, force: bool = False) -> dict:
     """The figure's data, from the cache when its key is unchanged, else computed and stored."""
     module = load(figure_id)
@@ -182,7 +197,8 @@ def compute_data(figure_id: str, *, force: bool = False) -> dict:
     data = None if force else _load_cached_data(figure_id, key)
     if data is None:
         try:
-            data = module.compute()
+            with _one_thread():
+                data = module.compute()
             text = json.dumps(data, sort_keys=True)  # NaN/inf allowed: an exploding run is data, not an error
         except UserError:
             raise
