@@ -1,0 +1,78 @@
+"""Every PyTorch snippet shown on a page is a real file under docs_src/: run each, check its output and its speed."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT
+
+SNIPPETS = ROOT / "docs_src"
+DOCS = ROOT / "docs"
+INCLUDE = re.compile(r'--8<--\s+"(docs_src/[^"]+)"')
+SECONDS = 2.0  # per snippet, torch already imported: a page's example must stay instant
+
+# What each snippet must print: the claim a reader sees when they run it.
+EXPECTED_OUTPUT = {
+    "activations/dead_units.py": [
+        r"ReLU\s+dead units: \d+/128, gradient reaching them: 0\n",
+        r"LeakyReLU dead units: \d+/128, gradient reaching them: [1-9]",
+    ],
+    "activations/derivatives.py": [r"max sigmoid' = 0\.25\n", r"Leaky ReLU' for z < 0 = 0\.01\n"],
+    "batch_normalization/algorithm.py": [r"Algorithm 1 == nn\.BatchNorm1d"],
+    "batch_normalization/fuse.py": [r"fused: Linear\(in_features=64, out_features=32, bias=True\)"],
+    "batch_normalization/train_eval.py": [r"running mean ~", r"train mode, batch of 1: Expected more than 1 value"],
+    "beyond/clipping.py": [r"returned (\S+), norm before \1, after 1\.000"],
+    "beyond/measure_gradients.py": [r"0\.weight\s+grad .*grad/data", r"first/last = \d\.\de-\d\d"],
+    "beyond/residual.py": [r"plain \d\.\d\de-\d\d, residual \d\.\d\de[+-]\d\d"],
+    "initialization/depth_scale.py": [r"xavier_normal E\[h_30\^2\] = \S+e-\d\d", r"he_normal\s+E\[h_30\^2\] = [0-9.]+\n"],
+    "initialization/gains.py": [r"tanh\s+1\.6667", r"relu\s+1\.4142", r"selu\s+0\.7500"],
+    "initialization/torch_default.py": [r"default std / He std = 0\.408"],
+    "initialization/xavier_he.py": [r"Xavier: bound 0\.1000, std 0\.0577", r"He:\s+bound 0\.1225, std 0\.0707"],
+    "layer_normalization/layernorm.py": [r"train == eval"],
+    "layer_normalization/rnn_cell.py": [r"hidden state after 50 steps: \(4, 32\)"],
+    "vanishing_exploding/chain_rule.py": [r"chain-rule product == autograd: True"],
+    "vanishing_exploding/per_layer_gradients.py": [
+        r"sigmoid, sigma_w=1: first/last layer gradient = \S+e-\d\d",
+        r"ReLU,    sigma_w=2: first/last layer gradient = \S+e\+0\d",
+    ],
+}
+
+
+def snippet_files() -> list[str]:
+    return sorted(str(p.relative_to(SNIPPETS)) for p in SNIPPETS.rglob("*.py"))
+
+
+def test_every_snippet_has_expectations():
+    assert snippet_files() == sorted(EXPECTED_OUTPUT), "add the new snippet's expected output here"
+
+
+@pytest.mark.parametrize("name", snippet_files())
+def test_snippet_runs_asserts_and_prints(name, capsys):
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a snippet a reader copies must not warn
+        runpy.run_path(str(SNIPPETS / name), run_name="__main__")  # its own asserts state its claims
+    elapsed = time.perf_counter() - start
+    printed = capsys.readouterr().out
+    for pattern in EXPECTED_OUTPUT[name]:
+        assert re.search(pattern, printed), f"{name} did not print {pattern!r}; printed:\n{printed}"
+    assert elapsed < SECONDS, f"{name} took {elapsed:.2f} s"
+
+
+def test_every_snippet_is_shown_in_both_languages_and_only_snippets_are_included():
+    included: dict[str, set[str]] = {"ko": set(), "en": set()}
+    for page in DOCS.rglob("*.md"):
+        lang = "en" if page.name.endswith(".en.md") else "ko"
+        for path in INCLUDE.findall(page.read_text(encoding="utf-8")):
+            assert (ROOT / path).is_file(), f"{page.name} includes a missing file {path}"
+            included[lang].add(path)
+    expected = {f"docs_src/{name}" for name in snippet_files()}
+    assert included["ko"] == expected, f"not on a Korean page: {sorted(expected - included['ko'])}"
+    assert included["en"] == expected, f"not on an English page: {sorted(expected - included['en'])}"
