@@ -6,7 +6,6 @@ import re
 import runpy
 import time
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -30,7 +29,10 @@ EXPECTED_OUTPUT = {
     "beyond/clipping.py": [r"returned (\S+), norm before \1, after 1\.000"],
     "beyond/measure_gradients.py": [r"0\.weight\s+grad .*grad/data", r"first/last = \d\.\de-\d\d"],
     "beyond/residual.py": [r"plain \d\.\d\de-\d\d, residual \d\.\d\de[+-]\d\d"],
-    "initialization/depth_scale.py": [r"xavier_normal E\[h_30\^2\] = \S+e-\d\d", r"he_normal\s+E\[h_30\^2\] = [0-9.]+\n"],
+    "initialization/depth_scale.py": [
+        r"xavier_normal E\[h_30\^2\] = \S+e-\d\d",
+        r"he_normal\s+E\[h_30\^2\] = [0-9.]+\n",
+    ],
     "initialization/gains.py": [r"tanh\s+1\.6667", r"relu\s+1\.4142", r"selu\s+0\.7500"],
     "initialization/torch_default.py": [r"default std / He std = 0\.408"],
     "initialization/xavier_he.py": [r"Xavier: bound 0\.1000, std 0\.0577", r"He:\s+bound 0\.1225, std 0\.0707"],
