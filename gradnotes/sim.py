@@ -1,0 +1,391 @@
+"""run(spec) -> Result: per-layer forward statistics and gradient norms of one network at initialisation.
+
+Networks that differ only in init and seed share one batched computation: tensors are shaped
+(members, batch, width), weights (members, width, width), so every layer is one batched matmul. BatchNorm1d sees a
+(batch, members*width) view, which gives exactly per-member, per-channel batch statistics; LayerNorm works on the
+last axis. Everything (input, readout, weights) is drawn from one torch.Generator seeded with the spec's seed, in a
+fixed order (x, R, W_1..W_L), so specs that differ only in activation/norm/loss see the very same draws.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gradnotes.spec import LEAKY_SLOPE, RECTIFIERS, SATURATING, Spec
+
+# Per-layer metrics, in the order the CLI prints them; each is a list of `depth` values (or None when undefined).
+METRICS = (
+    "act_mean_square",
+    "preact_std",
+    "saturated_fraction",
+    "zero_fraction",
+    "dead_unit_fraction",
+    "weight_grad_norm",
+    "preact_grad_norm",
+    "act_grad_norm",
+    "weight_norm",
+    "nonfinite",
+)
+SATURATION_LEVEL = 0.05  # saturated where phi'(z) < 5 % of phi'(0)
+# tanh'(z) = sech^2(z) < 0.05 <=> |z| > atanh(sqrt(0.95)); sigmoid'(z) = tanh'(z/2)/4, so twice that.
+_TANH_SATURATION_Z = math.atanh(math.sqrt(1.0 - SATURATION_LEVEL))
+SATURATION_Z = {"tanh": _TANH_SATURATION_Z, "sigmoid": 2.0 * _TANH_SATURATION_Z}
+# Fixed thread count: reductions split per thread, so results are reproducible only for a fixed count.
+DEFAULT_THREADS = 2
+# Below this many multiply-adds per layer a second thread costs more (OpenMP wake-ups) than it saves.
+_SMALL_LAYER_MACS = 2_000_000
+MAX_MEMBERS = 32  # members per batched computation: bounds memory (~1.5 GB at width = batch = 256, depth 30)
+
+
+def activation_fn(name: str) -> Callable[[Tensor], Tensor]:
+    """The torch function for an activation name."""
+    return {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": F.relu,
+        "leaky_relu": functools.partial(F.leaky_relu, negative_slope=LEAKY_SLOPE),
+        "elu": F.elu,
+        "gelu": F.gelu,
+        "silu": F.silu,
+    }[name]
+
+
+def init_weight_(weight: Tensor, init: str, generator: torch.Generator) -> Tensor:
+    """Fill a (fan_out, fan_in) weight in place with torch.nn.init, drawing from ``generator``."""
+    init_fns: dict[str, Callable[[], Tensor]] = {
+        "standard_normal": lambda: nn.init.normal_(weight, 0.0, 1.0, generator=generator),
+        "small_normal": lambda: nn.init.normal_(weight, 0.0, 0.01, generator=generator),
+        "xavier_uniform": lambda: nn.init.xavier_uniform_(weight, gain=1.0, generator=generator),
+        "xavier_normal": lambda: nn.init.xavier_normal_(weight, gain=1.0, generator=generator),
+        "he_uniform": lambda: nn.init.kaiming_uniform_(
+            weight, a=0.0, mode="fan_in", nonlinearity="relu", generator=generator
+        ),
+        "he_normal": lambda: nn.init.kaiming_normal_(
+            weight, a=0.0, mode="fan_in", nonlinearity="relu", generator=generator
+        ),
+        # exactly nn.Linear.reset_parameters: U(+-1/sqrt(fan_in)), the "old" init of Glorot & Bengio's paper
+        "torch_default": lambda: nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator),
+        "orthogonal": lambda: nn.init.orthogonal_(weight, gain=1.0, generator=generator),
+        # LeCun normal: N(0, 1/fan_in); torch spells it kaiming_normal_ with the linear gain
+        "lecun_normal": lambda: nn.init.kaiming_normal_(
+            weight, mode="fan_in", nonlinearity="linear", generator=generator
+        ),
+    }
+    return init_fns[init]()
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Everything random about one spec: input x (batch, width), readout R (batch, width), weights W_1..W_L."""
+
+    x: Tensor
+    readout: Tensor
+    weights: tuple[Tensor, ...]
+
+
+def draw(spec: Spec) -> Draws:
+    """Draw x, R and the weights from one generator seeded with spec.seed, in that order."""
+    generator = torch.Generator().manual_seed(spec.seed)
+    dtype = getattr(torch, spec.dtype)
+    x = torch.randn(spec.batch, spec.width, generator=generator, dtype=dtype)
+    # R is drawn for the sum loss too, so that both losses see identical weights
+    readout = torch.randn(spec.batch, spec.width, generator=generator, dtype=dtype)
+    weights = torch.empty(spec.depth, spec.width, spec.width, dtype=dtype)
+    for layer in range(spec.depth):
+        init_weight_(weights[layer], spec.init, generator)
+    return Draws(x=x, readout=readout, weights=tuple(weights.unbind(0)))
+
+
+@dataclass
+class Result:
+    """Per-layer statistics of one network (lists indexed by layer 1..L); JSON round-trips via to_dict/from_dict."""
+
+    spec: Spec
+    act_mean_square: list[float]
+    preact_std: list[float]
+    saturated_fraction: list[float] | None
+    zero_fraction: list[float] | None
+    dead_unit_fraction: list[float] | None
+    weight_grad_norm: list[float]
+    preact_grad_norm: list[float]
+    act_grad_norm: list[float]
+    weight_norm: list[float]
+    nonfinite: list[bool]
+    loss: float
+    histograms: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (floats may be NaN/inf, which Python's json writes as NaN/Infinity)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["spec"] = self.spec.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Inverse of to_dict."""
+        kwargs = dict(data)
+        kwargs["spec"] = Spec.from_dict(data["spec"])
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        """Inverse of to_json."""
+        return cls.from_dict(json.loads(text))
+
+    def log10_ratio(self, metric: str = "weight_grad_norm") -> float:
+        """log10(layer 1 / layer L) of a per-layer metric; NaN when either end is non-finite or not positive."""
+        values = getattr(self, metric)
+        first, last = values[0], values[-1]
+        if not (math.isfinite(first) and math.isfinite(last)) or first <= 0 or last <= 0:
+            if first == 0 and last > 0 and math.isfinite(last):
+                return -math.inf  # a gradient that vanished to exact zero in float arithmetic
+            return math.nan
+        return math.log10(first) - math.log10(last)
+
+
+@contextlib.contextmanager
+def engine_settings(threads: int = DEFAULT_THREADS) -> Iterator[None]:
+    """Fix the thread count and deterministic algorithms for the block, restoring the caller's settings after."""
+    previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    previous_fill = torch.utils.deterministic.fill_uninitialized_memory
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    # deterministic mode NaN-fills every new tensor by default: a full extra memory pass per op, and our ops never
+    # read uninitialised memory
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_deterministic)
+        torch.utils.deterministic.fill_uninitialized_memory = previous_fill
+
+
+def _threads_for(spec: Spec) -> int:
+    env = os.environ.get("GRADNOTES_THREADS")
+    if env:
+        return max(1, int(env))
+    if spec.batch * spec.width * spec.width < _SMALL_LAYER_MACS:
+        return 1
+    return DEFAULT_THREADS
+
+
+def run(spec: Spec) -> Result:
+    """Simulate one spec (no cache)."""
+    return run_many([spec])[0]
+
+
+def _group_key(spec: Spec) -> tuple:
+    # members of one batched computation may differ only in what the weights are (init, seed)
+    return tuple(getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in ("init", "seed"))
+
+
+def run_many(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[Result]:
+    """Simulate many specs, batching those that differ only in init/seed and reusing their draws (no cache)."""
+    unique = list(dict.fromkeys(specs))
+    groups: dict[tuple, list[Spec]] = {}
+    for spec in unique:
+        groups.setdefault(_group_key(spec), []).append(spec)
+    done: dict[Spec, Result] = {}
+    # the draws depend only on (seed, init, sizes, dtype): every activation/norm combination reuses them
+    draws_cache: dict[tuple, Draws] = {}
+    for members in groups.values():
+        with engine_settings(_threads_for(members[0])):
+            for start in range(0, len(members), max_members):
+                chunk = members[start : start + max_members]
+                chunk_draws = []
+                for spec in chunk:
+                    draw_key = (spec.seed, spec.init, spec.depth, spec.width, spec.batch, spec.dtype)
+                    if draw_key not in draws_cache:
+                        draws_cache[draw_key] = draw(spec)
+                    chunk_draws.append(draws_cache[draw_key])
+                for spec, result in zip(chunk, _run_members(chunk, chunk_draws), strict=True):
+                    done[spec] = result
+    return [done[spec] for spec in specs]
+
+
+def _norm_layer(spec: Spec, members: int) -> Callable[[Tensor], Tensor]:
+    dtype = getattr(torch, spec.dtype)
+    if spec.norm == "none":
+        return lambda a: a
+    if spec.norm == "layernorm":
+        module: nn.Module = nn.LayerNorm(spec.width, dtype=dtype)
+        module.requires_grad_(False)  # gamma/beta stay at 1/0; their gradients are not recorded
+        return module
+    module = nn.BatchNorm1d(members * spec.width, dtype=dtype)  # train mode: batch statistics
+    module.requires_grad_(False)
+    batch, width = spec.batch, spec.width
+
+    def batchnorm(a: Tensor) -> Tensor:
+        # channel = (member, unit): statistics over the batch only, never across members
+        flat = a.transpose(0, 1).reshape(batch, members * width)
+        return module(flat).view(batch, members, width).transpose(0, 1)
+
+    return batchnorm
+
+
+def _f64(t: Tensor) -> Tensor:
+    # float32 values near 1e38 square to inf: accumulate statistics in float64
+    return t if t.dtype == torch.float64 else t.double()
+
+
+def _norms(t: Tensor) -> Tensor:
+    return torch.linalg.vector_norm(_f64(t), dim=(1, 2))
+
+
+def _count(mask: Tensor) -> Tensor:
+    # int32 sums straight from bool; int64 (count_nonzero, the default) first copies the mask to int64
+    return mask.sum(dim=tuple(range(1, mask.dim())), dtype=torch.int32).double()
+
+
+def _nonfinite(t: Tensor, statistic: Tensor) -> Tensor:
+    """Per member: does t hold inf/NaN? The statistic (a norm) is non-finite whenever t is, so look only then."""
+    if bool(torch.isfinite(statistic).all()):
+        return torch.zeros(t.shape[0], dtype=torch.bool)
+    return ~torch.isfinite(t).flatten(1).all(dim=1)
+
+
+class _Recorder:
+    """Collects per-layer (members,) statistics during forward and backward; converts to lists once at the end."""
+
+    def __init__(self, spec: Spec, members: int) -> None:
+        self.spec = spec
+        self.members = members
+        depth = spec.depth
+        self.stats: dict[str, list[Tensor | None]] = {m: [None] * depth for m in METRICS}
+        self.nonfinite = [torch.zeros(members, dtype=torch.bool) for _ in range(depth)]
+        self.keep_hist = spec.hist_bins > 0
+        self.hist_values: dict[str, list[Tensor | None]] = {"act": [None] * depth, "preact_grad": [None] * depth}
+
+    def forward(self, layer: int, a: Tensor, z: Tensor, h: Tensor) -> None:
+        spec = self.spec
+        count = spec.batch * spec.width
+        with torch.no_grad():
+            a, z, h = a.detach(), z.detach(), h.detach()
+            # std from sum and sum of squares: two cheap passes instead of torch.std's slow Welford kernel; the
+            # cancellation is harmless because the weights are zero-mean (mean(a)^2 << var(a))
+            preact_mean = _f64(a).sum(dim=(1, 2)) / count
+            preact_norm = _norms(a)
+            preact_var = (preact_norm.square() / count - preact_mean.square()).clamp_min(0.0)
+            act_norm = _norms(h)
+            self.stats["preact_std"][layer] = preact_var.sqrt()
+            self.stats["act_mean_square"][layer] = act_norm.square() / count
+            self.nonfinite[layer] |= _nonfinite(a, preact_norm) | _nonfinite(h, act_norm)
+            if spec.activation in SATURATING:
+                threshold = SATURATION_Z[spec.activation]
+                saturated = _count(z > threshold) + _count(z < -threshold)
+                self.stats["saturated_fraction"][layer] = saturated / count
+            if spec.activation in RECTIFIERS:
+                negative = z <= 0
+                self.stats["zero_fraction"][layer] = _count(negative) / count
+                dead = negative.all(dim=1)  # a unit silent for every sample of the batch
+                self.stats["dead_unit_fraction"][layer] = _count(dead) / spec.width
+            if self.keep_hist:
+                self.hist_values["act"][layer] = h
+
+    def backward_hook(self, metric: str, layer: int) -> Callable[[Tensor], None]:
+        def hook(grad: Tensor) -> None:
+            norm = _norms(grad)
+            self.stats[metric][layer] = norm
+            self.nonfinite[layer] |= _nonfinite(grad, norm)
+            if self.keep_hist and metric == "preact_grad_norm":
+                self.hist_values["preact_grad"][layer] = grad
+
+        return hook
+
+    def weights(self, layer: int, weight: Tensor, grad: Tensor) -> None:
+        self.stats["weight_norm"][layer] = _norms(weight)
+        grad_norm = _norms(grad)
+        self.stats["weight_grad_norm"][layer] = grad_norm
+        self.nonfinite[layer] |= _nonfinite(grad, grad_norm)
+
+    def results(self, specs: Sequence[Spec], loss: Tensor) -> list[Result]:
+        per_metric: dict[str, list[list[Any]] | None] = {}
+        for metric in METRICS:
+            if metric == "nonfinite":
+                per_metric[metric] = torch.stack(self.nonfinite, dim=1).tolist()
+                continue
+            values = self.stats[metric]
+            if values[0] is None:
+                per_metric[metric] = None
+                continue
+            per_metric[metric] = torch.stack([v.double() for v in values], dim=1).tolist()
+        histograms = self._histograms() if self.keep_hist else [None] * self.members
+        losses = loss.tolist()
+        results = []
+        for i, spec in enumerate(specs):
+            fields = {m: (None if v is None else v[i]) for m, v in per_metric.items()}
+            results.append(Result(spec=spec, loss=losses[i], histograms=histograms[i], **fields))
+        return results
+
+    def _histograms(self) -> list[dict[str, Any]]:
+        spec = self.spec
+        bounded = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+        default_act = None if spec.residual else bounded.get(spec.activation)
+        fixed = {"act": spec.hist_act_range or default_act, "preact_grad": spec.hist_grad_range}
+        out: list[dict[str, Any]] = [{} for _ in range(self.members)]
+        for name, layers in self.hist_values.items():
+            stacked = torch.stack([_f64(t) for t in layers], dim=1)  # (members, depth, batch, width)
+            for i in range(self.members):
+                values = stacked[i]
+                low_high = fixed[name]
+                if low_high is None:
+                    # one symmetric range for all layers of this network, so layers are comparable
+                    finite = values[torch.isfinite(values)]
+                    bound = float(finite.abs().max()) if finite.numel() else 0.0
+                    low_high = (-bound, bound) if bound > 0 else (-1.0, 1.0)
+                low, high = float(low_high[0]), float(low_high[1])
+                bins = spec.hist_bins
+                edges = torch.linspace(low, high, bins + 1, dtype=torch.float64)
+                counts = [torch.histc(v, bins=bins, min=low, max=high).long().tolist() for v in values]
+                below = torch.count_nonzero(values < low, dim=(1, 2)).tolist()
+                above = torch.count_nonzero(values > high, dim=(1, 2)).tolist()
+                out[i][name] = {"edges": edges.tolist(), "counts": counts, "below": below, "above": above}
+        return out
+
+
+def _run_members(specs: Sequence[Spec], draws: Sequence[Draws]) -> list[Result]:
+    """One batched forward/backward for specs that differ only in init/seed."""
+    spec = specs[0]
+    members = len(specs)
+    phi = activation_fn(spec.activation)
+    norm = _norm_layer(spec, members)
+    recorder = _Recorder(spec, members)
+    x = torch.stack([d.x for d in draws])
+    weights = [torch.stack([d.weights[layer] for d in draws]).requires_grad_() for layer in range(spec.depth)]
+    h = x
+    for layer, weight in enumerate(weights):
+        a = torch.matmul(h, weight.mT)  # a_l = h_{l-1} W_l^T, like nn.Linear without bias
+        z = norm(a)
+        y = phi(z)
+        h = h + y if spec.residual else y
+        recorder.forward(layer, a, z, h)
+        a.register_hook(recorder.backward_hook("preact_grad_norm", layer))
+        h.register_hook(recorder.backward_hook("act_grad_norm", layer))
+    if spec.loss == "random_projection":
+        readout = torch.stack([d.readout for d in draws])
+        per_member_loss = (readout * h).sum(dim=(1, 2))
+    else:
+        per_member_loss = h.sum(dim=(1, 2))
+    # members are independent, so the gradient of the total is each member's own gradient
+    per_member_loss.sum().backward(inputs=weights)
+    for layer, weight in enumerate(weights):
+        recorder.weights(layer, weight.detach(), weight.grad)
+    return recorder.results(specs, per_member_loss.detach().double())
