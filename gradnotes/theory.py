@@ -193,7 +193,7 @@ def glorot_linear(sigma_w2: float, depth: int, input_variance: float = INPUT_MEA
 def he_rectifier(
     sigma_w2: float, depth: int, slope: float = 0.0, input_variance: float = INPUT_MEAN_SQUARE
 ) -> dict[str, list[float]]:
-    """He et al.'s recursion for (leaky) ReLU: Var[a_{l+1}] = sigma_w^2 (1 + slope^2)/2 Var[a_l], Var[a_1] = sigma_w^2 Var[x].
+    """He et al.'s (leaky) ReLU recursion: Var[a_1] = sigma_w^2 Var[x], Var[a_{l+1}] = sigma_w^2 (1+slope^2)/2 Var[a_l].
 
     Backward likewise: Var[delta_l] / Var[delta_L] = (sigma_w^2 (1 + slope^2)/2)^(L-l). He init (sigma_w^2 = 2) keeps
     both flat for ReLU; Xavier (sigma_w^2 = 1) halves them per layer.
