@@ -93,10 +93,19 @@ def test_page_example_he_relu_is_clean():
     assert all(r.dead_fraction is not None and r.dead_fraction < 0.1 for r in report.layers if r.kind == "ReLU")
 
 
+def test_page_example_from_python_runs(capsys):
+    import runpy
+
+    namespace = runpy.run_path(str(DOCS_SRC / "from_python.py"))
+    out = capsys.readouterr().out
+    assert "no problem flagged" in out and namespace["report"].healthy
+    assert json.loads(namespace["log_line"])["layers"][1]["kind"] == "Tanh"
+
+
 def test_page_includes_the_example_files():
     for page in ("diagnose.md", "diagnose.en.md"):
         text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-        for example in ("deep_sigmoid.py", "he_relu.py"):
+        for example in ("deep_sigmoid.py", "he_relu.py", "from_python.py"):
             assert f'--8<-- "docs_src/diagnose/{example}"' in text, f"{page} does not include {example}"
         for claim in ("exit", "1e-3", "100"):
             assert claim in text, f"{page} does not state {claim!r}"

@@ -1,14 +1,16 @@
-"""A deep sigmoid MLP with PyTorch's default initialisation: `gradnotes diagnose` flags its vanishing gradients."""
+"""A deep sigmoid MLP with nn.Linear's default init: its gradients vanish."""
+
+from itertools import pairwise
 
 import torch
 from torch import nn
 
 
 def make_model():
-    torch.manual_seed(0)  # nn.Linear draws its default initial weights from the global generator
-    widths = [20, 64, 64, 64, 64, 64, 64, 64, 64]  # input, then eight hidden layers
+    torch.manual_seed(0)  # nn.Linear draws its initial weights from this generator
+    widths = [20] + [64] * 8  # the input, then eight hidden layers
     layers = []
-    for n_in, n_out in zip(widths[:-1], widths[1:]):
+    for n_in, n_out in pairwise(widths):
         layers += [nn.Linear(n_in, n_out), nn.Sigmoid()]
     model = nn.Sequential(*layers, nn.Linear(widths[-1], 3))
 

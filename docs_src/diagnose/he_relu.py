@@ -1,4 +1,6 @@
-"""The same MLP with ReLU and He initialisation: `gradnotes diagnose` finds nothing to flag."""
+"""The same MLP with ReLU and He initialization: nothing to flag."""
+
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -6,11 +8,11 @@ from torch import nn
 
 def make_model():
     torch.manual_seed(0)
-    widths = [20, 64, 64, 64, 64, 64, 64, 64, 64]
+    widths = [20] + [64] * 8
     layers = []
-    for n_in, n_out in zip(widths[:-1], widths[1:]):
+    for n_in, n_out in pairwise(widths):
         linear = nn.Linear(n_in, n_out)
-        nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")  # He: Var[W] = 2 / n_in
+        nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")  # Var[W] = 2/n_in
         nn.init.zeros_(linear.bias)
         layers += [linear, nn.ReLU()]
     model = nn.Sequential(*layers, nn.Linear(widths[-1], 3))
