@@ -234,10 +234,11 @@ def test_relu_he_keeps_activation_scale_while_xavier_halves_it() -> None:
     ]
     for result in sim.run_many(specs):
         slope = _log2_slope(result.act_mean_square)
+        # E[h^2] changes by 2^slope per layer; finite width (256) lets one seed drift by ~0.1 over 20 layers
         if result.spec.init.startswith("he"):
-            assert abs(slope) < 0.05, result.spec  # E[h^2] stays level: factor 2^slope per layer
+            assert abs(slope) < 0.15, result.spec  # level
         else:
-            assert slope == pytest.approx(-1.0, abs=0.05), result.spec  # halves every layer
+            assert slope == pytest.approx(-1.0, abs=0.15), result.spec  # halves every layer
 
 
 def test_sigmoid_gradients_vanish_even_with_xavier() -> None:
@@ -290,16 +291,20 @@ def test_same_spec_gives_identical_results_across_processes() -> None:
 
 
 def test_float32_overflow_is_recorded_not_raised() -> None:
-    # sigma_w^2 / 2 = 128 per layer: activations pass float32's 3.4e38 around layer 36
+    # sigma_w^2 / 2 = 128 per layer: activations pass float32's 3.4e38 around layer 36, and the gradients, which
+    # grow by the same factor toward the input, overflow as well
     spec = Spec(activation="relu", init="standard_normal", depth=40, width=256, batch=8, dtype="float32")
     result = sim.run(spec)
-    assert result.nonfinite[0] is False
-    assert result.nonfinite[-1] is True
-    assert not math.isfinite(result.act_mean_square[-1]) or not math.isfinite(result.preact_grad_norm[0])
+    assert math.isfinite(result.act_mean_square[0])
+    assert not math.isfinite(result.act_mean_square[-1])
+    assert result.nonfinite[-1] is True and result.nonfinite[0] is True
+    assert math.isnan(result.log10_ratio("weight_grad_norm"))
     restored = sim.Result.from_json(result.to_json())  # NaN/inf survive JSON
     assert restored.to_json() == result.to_json()
     # float64 handles the same network
     assert not any(sim.run(spec.replace(dtype="float64")).nonfinite)
+    # and a network that stays in range is flagged nowhere
+    assert not any(sim.run(spec.replace(depth=8)).nonfinite)
 
 
 def test_result_round_trips_through_json_with_histograms() -> None:
