@@ -1,0 +1,194 @@
+"""Browser-test helpers: the built site served on 127.0.0.1 under site_url's path, one chromium per session.
+
+Test modules import the fixtures from here (``from site_server import browser, ...``); conftest.py stays shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+# DEVELOPERS.md's flags; never "--headless" (Playwright passes its own; with ours, screenshots hang). The resolver
+# rule fails every host but the local server at once: a stray request is still recorded, but never leaves the machine.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+LANGS = ("ko", "en")
+NOTEBOOKS = "notebooks"  # notebook pages live under /notebooks/ (and /en/notebooks/)
+
+
+def site_prefix() -> str:
+    """The path of mkdocs.yml's site_url, e.g. ``/gradnotes/``: the tests serve the site under it, as Pages does."""
+    # A line match, not yaml.load: mkdocs.yml carries python/object tags that safe_load rejects.
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    match = re.search(r"^site_url:\s*['\"]?([^'\"\s]+)", text, re.MULTILINE)
+    assert match, "mkdocs.yml has no site_url"
+    path = urlsplit(match.group(1)).path or "/"
+    return path if path.endswith("/") else path + "/"
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One built HTML page: its URL path below the site prefix, its language and its Markdown source if any."""
+
+    path: str  # "" for the Korean home, "en/activations/", "404.html"
+    lang: str
+    file: Path
+    source: Path | None
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.bare.startswith(NOTEBOOKS + "/")
+
+    @property
+    def is_404(self) -> bool:
+        return self.path.rsplit("/", 1)[-1] == "404.html"
+
+    @property
+    def bare(self) -> str:
+        """The path without the language folder: the same for a page and its twin."""
+        return self.path[3:] if self.lang == "en" else self.path
+
+    @property
+    def twin(self) -> str:
+        """The path of the same page in the other language."""
+        return self.bare if self.lang == "en" else "en/" + self.path
+
+    @property
+    def label(self) -> str:
+        return "/" + self.path
+
+
+def markdown_source(bare: str, lang: str) -> Path | None:
+    """The docs/ file a page was built from (suffix structure: x.md is Korean, x.en.md English), if one exists."""
+    stem = bare.rstrip("/") or "index"
+    suffix = ".en.md" if lang == "en" else ".md"
+    for candidate in (ROOT / "docs" / (stem + suffix), ROOT / "docs" / stem / ("index" + suffix)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def site_pages_of(site: Path) -> list[SitePage]:
+    """Every page of the built site, enumerated from the files (new pages are picked up without a list)."""
+    pages = []
+    for file in sorted(site.rglob("*.html")):
+        rel = file.relative_to(site).as_posix()
+        if rel.startswith(("assets/", "search/")):
+            continue
+        path = rel[: -len("index.html")] if rel.endswith("index.html") else rel
+        lang = "en" if path.startswith("en/") or path == "en/" else "ko"
+        bare = path[3:] if lang == "en" else path
+        pages.append(
+            SitePage(path, lang, file, markdown_source(bare, lang) if bare.endswith("/") or not bare else None)
+        )
+    return pages
+
+
+class _SiteHandler(SimpleHTTPRequestHandler):
+    """Serves the site directory under ``prefix`` only; anything else is a 404, as on GitHub Pages."""
+
+    prefix = "/"
+
+    def translate_path(self, path: str) -> str:
+        path = unquote(path.split("?", 1)[0].split("#", 1)[0])
+        if not path.startswith(self.prefix):
+            return str(Path(self.directory) / "__outside_site_url__")
+        return super().translate_path("/" + path[len(self.prefix) :])
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's signature
+        pass  # the browser tests record every request and response themselves
+
+
+@contextlib.contextmanager
+def serve(site: Path, prefix: str) -> Iterator[str]:
+    """Serve ``site`` on 127.0.0.1 (a free port) under ``prefix`` in a thread; yields the base URL."""
+    handler = type("Handler", (_SiteHandler,), {"prefix": prefix})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def axe_script() -> Path:
+    """axe.min.js as bundled by the installed axe_playwright_python package."""
+    spec = importlib.util.find_spec("axe_playwright_python")
+    assert spec and spec.origin, "axe_playwright_python is not installed (scripts/install --test)"
+    path = Path(spec.origin).parent / "axe.min.js"
+    assert path.is_file(), f"{path} is missing"
+    return path
+
+
+def _browser_missing() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (run scripts/install --test)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} is missing (scripts/install --test installs Debian's chromium as root)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def site_base(built_site) -> Iterator[str]:
+    """Base URL of the built site, served for the whole session."""
+    site, _ = built_site
+    with serve(site, site_prefix()) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium for the whole session. Missing: a loud skip locally, a failure when CI is set."""
+    missing = _browser_missing()
+    if missing:
+        message = f"BROWSER TESTS NOT RUN: {missing}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " — CI is set, so this is a failure, not a skip", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def light_page(browser):
+    """A reused tab in a light-scheme context (the palette's first toggle follows the system preference)."""
+    context = browser.new_context(viewport=VIEWPORT, color_scheme="light", locale="ko-KR")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def dark_page(browser):
+    """A reused tab in a dark-scheme context: Material shows the slate palette."""
+    context = browser.new_context(viewport=VIEWPORT, color_scheme="dark", locale="ko-KR")
+    yield context.new_page()
+    context.close()
