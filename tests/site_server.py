@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -37,14 +38,18 @@ LANGS = ("ko", "en")
 NOTEBOOKS = "notebooks"  # notebook pages live under /notebooks/ (and /en/notebooks/)
 
 
-def site_prefix() -> str:
-    """The path of mkdocs.yml's site_url, e.g. ``/gradnotes/``: the tests serve the site under it, as Pages does."""
+def site_url() -> str:
+    """mkdocs.yml's site_url, ending in "/"."""
     # A line match, not yaml.load: mkdocs.yml carries python/object tags that safe_load rejects.
     text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     match = re.search(r"^site_url:\s*['\"]?([^'\"\s]+)", text, re.MULTILINE)
     assert match, "mkdocs.yml has no site_url"
-    path = urlsplit(match.group(1)).path or "/"
-    return path if path.endswith("/") else path + "/"
+    return match.group(1).rstrip("/") + "/"
+
+
+def site_prefix() -> str:
+    """The path of site_url, e.g. ``/gradnotes/``: the tests serve the site under it, as GitHub Pages does."""
+    return urlsplit(site_url()).path
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,62 @@ def site_pages_of(site: Path) -> list[SitePage]:
             SitePage(path, lang, file, markdown_source(bare, lang) if bare.endswith("/") or not bare else None)
         )
     return pages
+
+
+# Attributes that make a browser fetch or navigate: (tag, attribute).
+REFERENCE_ATTRS = {
+    ("a", "href"),
+    ("link", "href"),
+    ("img", "src"),
+    ("img", "srcset"),
+    ("source", "src"),
+    ("source", "srcset"),
+    ("script", "src"),
+    ("iframe", "src"),
+    ("video", "src"),
+    ("video", "poster"),
+    ("audio", "src"),
+    ("object", "data"),
+    ("embed", "src"),
+}
+
+
+@dataclass
+class Reference:
+    """One URL in a page: where it sits (tag, attribute, rel) and its value as written."""
+
+    tag: str
+    attr: str
+    rel: str
+    url: str
+
+
+class ParsedPage(HTMLParser):
+    """The ids (anchor targets) and the references of one HTML file, with the standard library's parser."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.refs: list[Reference] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        for key in ("id", "name") if tag == "a" else ("id",):
+            if values.get(key):
+                self.ids.add(values[key])
+        for attr, value in values.items():
+            if (tag, attr) not in REFERENCE_ATTRS or not value.strip():
+                continue
+            urls = [c.strip().split()[0] for c in value.split(",") if c.strip()] if attr == "srcset" else [value]
+            self.refs += [Reference(tag, attr, values.get("rel", ""), u.strip()) for u in urls]
+
+
+def parse_html(path: Path) -> ParsedPage:
+    """Parse one built HTML file."""
+    parsed = ParsedPage()
+    parsed.feed(path.read_text(encoding="utf-8"))
+    parsed.close()
+    return parsed
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):
