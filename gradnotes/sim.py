@@ -203,21 +203,24 @@ def run_many(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[R
     groups: dict[tuple, list[Spec]] = {}
     for spec in unique:
         groups.setdefault(_group_key(spec), []).append(spec)
-    done: dict[Spec, Result] = {}
-    # the draws depend only on (seed, init, sizes, dtype): every activation/norm combination reuses them
-    draws_cache: dict[tuple, Draws] = {}
+    chunks = []
     for members in groups.values():
-        with engine_settings(_threads_for(members[0])):
-            for start in range(0, len(members), max_members):
-                chunk = members[start : start + max_members]
-                chunk_draws = []
-                for spec in chunk:
-                    draw_key = (spec.seed, spec.init, spec.depth, spec.width, spec.batch, spec.dtype)
-                    if draw_key not in draws_cache:
-                        draws_cache[draw_key] = draw(spec)
-                    chunk_draws.append(draws_cache[draw_key])
-                for spec, result in zip(chunk, _run_members(chunk, chunk_draws), strict=True):
-                    done[spec] = result
+        for start in range(0, len(members), max_members):
+            chunk = members[start : start + max_members]
+            keys = tuple((s.seed, s.init, s.depth, s.width, s.batch, s.dtype) for s in chunk)
+            chunks.append((keys, chunk))
+    # the draws depend only on (seed, init, sizes, dtype), not on activation/norm/loss: chunks with the same members
+    # (every cell of a grid) run one after another and share one set of stacked draws
+    chunks.sort(key=lambda item: item[0])
+    done: dict[Spec, Result] = {}
+    current: tuple[tuple, _Stacked] | None = None
+    for keys, chunk in chunks:
+        with engine_settings(_threads_for(chunk[0])):
+            if current is None or current[0] != keys:
+                current = None  # free the previous draws before drawing new ones
+                current = (keys, _Stacked.of([draw(spec) for spec in chunk]))
+            for spec, result in zip(chunk, _run_members(chunk, current[1]), strict=True):
+                done[spec] = result
     return [done[spec] for spec in specs]
 
 
@@ -361,18 +364,36 @@ class _Recorder:
         return out
 
 
-def _run_members(specs: Sequence[Spec], draws: Sequence[Draws]) -> list[Result]:
+@dataclass(frozen=True)
+class _Stacked:
+    """Draws of several members stacked along a leading axis: x, R (members, batch, width), W_l (members, w, w)."""
+
+    x: Tensor
+    readout: Tensor
+    weights: tuple[Tensor, ...]
+
+    @classmethod
+    def of(cls, draws: Sequence[Draws]) -> _Stacked:
+        depth = len(draws[0].weights)
+        return cls(
+            x=torch.stack([d.x for d in draws]),
+            readout=torch.stack([d.readout for d in draws]),
+            # leaves that need grad; torch.autograd.grad never accumulates into them, so they can be reused
+            weights=tuple(torch.stack([d.weights[layer] for d in draws]).requires_grad_() for layer in range(depth)),
+        )
+
+
+def _run_members(specs: Sequence[Spec], stacked: _Stacked) -> list[Result]:
     """One batched forward/backward for specs that differ only in init/seed."""
     spec = specs[0]
     members = len(specs)
     phi = activation_fn(spec.activation)
     norm = _norm_layer(spec, members)
     recorder = _Recorder(spec, members)
-    x = torch.stack([d.x for d in draws])
-    weights = [torch.stack([d.weights[layer] for d in draws]).requires_grad_() for layer in range(spec.depth)]
-    h = x
+    weights = stacked.weights
+    h = stacked.x
     for layer, weight in enumerate(weights):
-        a = torch.matmul(h, weight.mT)  # a_l = h_{l-1} W_l^T, like nn.Linear without bias
+        a = torch.bmm(h, weight.mT)  # a_l = h_{l-1} W_l^T, like nn.Linear without bias; bmm takes strided h as is
         z = norm(a)
         y = phi(z)
         h = h + y if spec.residual else y
@@ -380,12 +401,11 @@ def _run_members(specs: Sequence[Spec], draws: Sequence[Draws]) -> list[Result]:
         a.register_hook(recorder.backward_hook("preact_grad_norm", layer))
         h.register_hook(recorder.backward_hook("act_grad_norm", layer))
     if spec.loss == "random_projection":
-        readout = torch.stack([d.readout for d in draws])
-        per_member_loss = (readout * h).sum(dim=(1, 2))
+        per_member_loss = (stacked.readout * h).sum(dim=(1, 2))
     else:
         per_member_loss = h.sum(dim=(1, 2))
     # members are independent, so the gradient of the total is each member's own gradient
-    per_member_loss.sum().backward(inputs=weights)
-    for layer, weight in enumerate(weights):
-        recorder.weights(layer, weight.detach(), weight.grad)
+    weight_grads = torch.autograd.grad(per_member_loss.sum(), weights)
+    for layer, (weight, grad) in enumerate(zip(weights, weight_grads, strict=True)):
+        recorder.weights(layer, weight.detach(), grad)
     return recorder.results(specs, per_member_loss.detach().double())
