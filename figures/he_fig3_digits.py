@@ -1,0 +1,98 @@
+"""A 30-layer ReLU MLP trained on digits: Xavier init stalls at chance, He init learns (He et al. 2015, Fig. 3)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from gradnotes import style, train
+from gradnotes.i18n import t
+
+DEPTH = 30  # weight layers: 29 hidden ReLU layers and the readout
+WIDTH = 32
+INITS = ("xavier_normal", "he_normal")
+SEEDS = (0, 1, 2)  # per seed both inits draw the same N(0, 1) numbers and the same mini-batches: only the scale differs
+STEPS = 300
+BATCH = 64
+LR = 0.01
+MOMENTUM = 0.9
+WINDOW = 10  # mini-batch losses are averaged over windows of 10 steps
+EVAL_EVERY = 30
+COLORS = {"xavier_normal": style.PALETTE["vermillion"], "he_normal": style.PALETTE["blue"]}
+
+
+def compute() -> dict:
+    """Train 2 inits × 3 seeds together (one stacked network) with the same SGD settings."""
+    data = train.load_digits("figure he_fig3_digits")
+    inits = [init for init in INITS for _ in SEEDS]
+    seeds = [seed for _ in INITS for seed in SEEDS]
+    with train.torch_threads(1):
+        model = train.StackedMLP([64] + [WIDTH] * (DEPTH - 1) + [10], activation="relu", inits=inits, seeds=seeds)
+        history = train.train(
+            model, data, steps=STEPS, batch_size=BATCH, lr=LR, momentum=MOMENTUM, eval_every=EVAL_EVERY
+        )
+    losses = torch.tensor(history.batch_loss).view(STEPS // WINDOW, WINDOW, len(seeds)).mean(1)
+    accuracy = torch.tensor(history.test_accuracy)
+    members = {init: [k for k, name in enumerate(inits) if name == init] for init in INITS}
+    return {
+        "config": {"depth": DEPTH, "width": WIDTH, "steps": STEPS, "batch_size": BATCH, "lr": LR, "momentum": MOMENTUM},
+        "seeds": list(SEEDS),
+        "window_steps": [(w + 1) * WINDOW for w in range(STEPS // WINDOW)],
+        "train_loss": {init: [train.rounded(losses[:, k].tolist()) for k in members[init]] for init in INITS},
+        "eval_steps": history.eval_steps,
+        "test_accuracy": {init: [train.rounded(accuracy[:, k].tolist()) for k in members[init]] for init in INITS},
+    }
+
+
+def _mean(runs: list[list[float]]) -> list[float]:
+    return [sum(values) / len(values) for values in zip(*runs, strict=True)]
+
+
+def draw(data: dict, lang: str):
+    fig = style.figure(style.PAGE_WIDTH, 3.5)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    panels = ((ax_loss, "window_steps", "train_loss"), (ax_acc, "eval_steps", "test_accuracy"))
+    for ax, x_key, y_key in panels:
+        for init in INITS:
+            for run in data[y_key][init]:
+                ax.plot(data[x_key], run, color=COLORS[init], linewidth=0.8, alpha=0.45)
+            ax.plot(data[x_key], _mean(data[y_key][init]), color=COLORS[init], linewidth=2.2, label=t(init, lang))
+    ax_loss.axhline(
+        math.log(10), color=style.PALETTE["grey"], linestyle=":", linewidth=1.2, label=t("chance_loss", lang)
+    )
+    ax_acc.axhline(0.1, color=style.PALETTE["grey"], linestyle=":", linewidth=1.2, label=t("chance_accuracy", lang))
+    # Thin lines are single seeds, thick ones their mean: one legend entry explains the convention.
+    ax_loss.plot([], [], color=style.PALETTE["grey"], linewidth=0.8, alpha=0.6, label=t("seed_runs", lang))
+    ax_loss.set(xlabel=t("step", lang), ylabel=t("train_loss", lang), title=t("relu_mlp_30", lang), xlim=(0, STEPS))
+    ax_acc.set(
+        xlabel=t("step", lang),
+        ylabel=t("test_accuracy", lang),
+        title=t("relu_mlp_30", lang),
+        xlim=(0, STEPS),
+        ylim=(0, 1),
+    )
+    ax_loss.legend(loc="lower left")
+    ax_acc.legend(loc="upper left")
+    return fig
+
+
+def check(data: dict) -> None:
+    chance = math.log(10)
+    for run in data["train_loss"]["xavier_normal"]:
+        assert all(abs(v - chance) < 0.02 for v in run), (
+            "Xavier init stalls: the loss stays at ln 10 (chance) throughout"
+        )
+    for run in data["test_accuracy"]["xavier_normal"]:
+        assert max(run[1:]) <= 0.12, "Xavier init stalls: test accuracy stays at chance (0.1)"
+    he_final = [run[-1] for run in data["train_loss"]["he_normal"]]
+    assert all(v < chance - 0.5 for v in he_final), "He init learns: every seed ends well below ln 10"
+    assert sum(he_final) / len(he_final) < 0.6 * chance, "He init learns: the mean final loss is below 0.6·ln 10"
+    he_accuracy = [run[-1] for run in data["test_accuracy"]["he_normal"]]
+    assert min(he_accuracy) > 0.3, "He init learns: every seed's test accuracy is far above chance"
+
+
+if __name__ == "__main__":
+    from gradnotes.figures import main_for
+
+    main_for(__file__)
