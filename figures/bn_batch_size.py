@@ -1,0 +1,112 @@
+"""BatchNorm vs LayerNorm over mini-batch sizes 2…256: digits accuracy and one sample's dependence on its batch."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import torch
+
+from gradnotes import experiments, style, train
+from gradnotes.i18n import t
+
+NORMS = ("batchnorm", "layernorm")
+COLORS = {"batchnorm": style.PALETTE["blue"], "layernorm": style.PALETTE["green"]}
+BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
+SIZES = (64, 32, 32, 10)  # 2 hidden ReLU layers, He normal init, the norm before each activation
+SEEDS = (0, 1, 2)
+STEPS = 100  # the same number of SGD steps for every batch size
+LR = 0.05
+MOMENTUM = 0.9
+PROBES = 8  # samples whose normalised value is followed across random mini-batches
+DRAWS = 64  # random mini-batches per probe and batch size
+
+
+def compute() -> dict:
+    """Train every (norm, batch size) for 100 steps (3 seeds); then measure one sample's output across mini-batches."""
+    data = train.load_digits("figure bn_batch_size")
+    accuracy: dict[str, list[list[float]]] = {norm: [] for norm in NORMS}
+    with train.torch_threads(1):
+        for norm in NORMS:
+            for batch in BATCH_SIZES:
+                model = train.StackedMLP(
+                    SIZES, activation="relu", inits=["he_normal"] * len(SEEDS), seeds=list(SEEDS), norm=norm
+                )
+                train.train(model, data, steps=STEPS, batch_size=batch, lr=LR, momentum=MOMENTUM)
+                _, acc = train.evaluate(model, data.x_test, data.y_test)  # eval mode: BN's running statistics
+                accuracy[norm].append(train.rounded(acc.tolist()))
+        # The first layer's pre-activations of a freshly initialised network: what the first BN/LN would see.
+        first = train.build_mlp(SIZES, activation="relu", init="he_normal", seed=0)[0]
+        with torch.no_grad():
+            features = first(data.x_train)
+        spread = experiments.batch_dependence(
+            features, BATCH_SIZES, probes=PROBES, draws=DRAWS, generator=torch.Generator().manual_seed(0)
+        )
+    return {
+        "config": {"sizes": list(SIZES), "steps": STEPS, "lr": LR, "momentum": MOMENTUM, "seeds": list(SEEDS)},
+        "batch_sizes": list(BATCH_SIZES),
+        "test_accuracy": accuracy,  # [batch size][seed]
+        "sample_spread": {norm: train.rounded(values) for norm, values in spread.items()},
+        "probes": PROBES,
+        "draws": DRAWS,
+    }
+
+
+def draw(data: dict, lang: str):
+    fig = style.figure(style.PAGE_WIDTH, 3.5)
+    ax_acc, ax_spread = fig.subplots(1, 2)
+    sizes = data["batch_sizes"]
+    for norm in NORMS:
+        rows = data["test_accuracy"][norm]
+        ax_acc.fill_between(sizes, [min(r) for r in rows], [max(r) for r in rows], color=COLORS[norm], alpha=0.2, lw=0)
+        ax_acc.plot(
+            sizes, [statistics.fmean(r) for r in rows], color=COLORS[norm], marker="o", ms=4, label=t(norm, lang)
+        )
+        ax_spread.plot(sizes, data["sample_spread"][norm], color=COLORS[norm], marker="o", ms=4, label=t(norm, lang))
+    ax_acc.fill_between([], [], [], color=style.PALETTE["grey"], alpha=0.3, lw=0, label=t("seed_range", lang))
+    ax_acc.set(
+        xscale="log",
+        xlabel=t("batch_size", lang),
+        ylabel=t("test_accuracy_eval", lang),
+        title=t("after_n_steps", lang).format(data["config"]["steps"]),
+        ylim=(0, 1.02),
+    )
+    ax_spread.set(
+        xscale="log",
+        xlabel=t("batch_size", lang),
+        ylabel=t("sample_spread", lang),
+        title=t("batch_dependence", lang),
+        ylim=(-0.03, None),
+    )
+    for ax in (ax_acc, ax_spread):
+        ax.set_xticks(sizes, [str(b) for b in sizes])
+        ax.minorticks_off()
+    ax_acc.legend(loc="lower right")
+    ax_spread.legend(loc="upper right")
+    return fig
+
+
+def check(data: dict) -> None:
+    sizes = data["batch_sizes"]
+    mean = {norm: [statistics.fmean(r) for r in data["test_accuracy"][norm]] for norm in NORMS}
+    assert mean["layernorm"][0] > mean["batchnorm"][0] + 0.25, (
+        "at mini-batch size 2 BN (eval mode) is far less accurate than LN"
+    )
+    assert mean["batchnorm"][0] < 0.5, "at mini-batch size 2 BN's running statistics do not fit: accuracy < 50 %"
+    large = [k for k, b in enumerate(sizes) if b >= 32]
+    assert all(abs(mean["batchnorm"][k] - mean["layernorm"][k]) < 0.03 for k in large), (
+        "from mini-batch size 32 on BN and LN are within 3 points of each other"
+    )
+    bn, ln = data["sample_spread"]["batchnorm"], data["sample_spread"]["layernorm"]
+    assert all(v < 1e-6 for v in ln), "LN's output for a sample does not depend on the rest of its mini-batch"
+    assert all(a > b for a, b in zip(bn, bn[1:], strict=False)), "BN's dependence on the batch shrinks as it grows"
+    assert bn[0] > 0.5 > 0.12 > bn[-1], "at B = 2 a sample's BN output varies by > 0.5 σ across batches, at 256 < 0.12"
+    scaled = [v * math.sqrt(b) for v, b in zip(bn, sizes, strict=True)]
+    middle = statistics.median(scaled)
+    assert all(0.7 * middle < s < 1.3 * middle for s in scaled), "BN's batch dependence falls like 1/√B"
+
+
+if __name__ == "__main__":
+    from gradnotes.figures import main_for
+
+    main_for(__file__)
