@@ -63,9 +63,9 @@ def run_bench(specs: Sequence[Spec]) -> dict[str, Any]:
     """Run the specs cold (no cache) and compare the engine's matmul FLOP rate with plain bmm in this process."""
     from gradnotes.sim import MAX_MEMBERS, run_many
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     run_many(specs)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     flops = sum(matmul_flops(spec) for spec in specs)
     first = specs[0]
     # the grid's batched groups hold (inits x seeds) members; compare with bmm of that very shape
@@ -75,6 +75,8 @@ def run_bench(specs: Sequence[Spec]) -> dict[str, Any]:
     return {
         "runs": len(specs),
         "wall_seconds": wall,
+        # CPU seconds of all threads: on a shared machine wall time measures the neighbours as much as the engine
+        "cpu_seconds": cpu,
         "matmul_gflop": flops / 1e9,
         "engine_gflops": engine_rate / 1e9,
         "reference_bmm_gflops": reference / 1e9,

@@ -215,7 +215,7 @@ def bench_command(args: argparse.Namespace) -> int:
     shape = report["shape"]
     print(
         f"grid: {report['runs']} networks (depth {shape['depth']}, width {shape['width']}, batch {shape['batch']}) "
-        f"in {report['wall_seconds']:.2f} s cold"
+        f"in {report['wall_seconds']:.2f} s cold ({report['cpu_seconds']:.1f} CPU s)"
     )
     print(f"engine: {report['engine_gflops']:.1f} GFLOP/s over {report['matmul_gflop']:.0f} GFLOP of matmuls")
     print(
