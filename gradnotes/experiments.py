@@ -251,13 +251,16 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
 
 
 def axis_statistics(x: Tensor) -> dict[str, list]:
-    """Mean and (biased) variance of nn.BatchNorm1d's and nn.LayerNorm's outputs along both axes of ``x`` (N, C)."""
+    """nn.BatchNorm1d's and nn.LayerNorm's outputs for ``x`` (N, C), with their mean and (biased) variance along
+    both axes: BN standardises each column (over the batch), LN each row (over the features)."""
     n, c = x.shape
     bn = nn.BatchNorm1d(c, affine=False).train()  # training mode: the batch's own statistics
     ln = nn.LayerNorm(c, elementwise_affine=False)
     with torch.no_grad():
         out_bn, out_ln = bn(x), ln(x)
     return {
+        "bn_output": out_bn.tolist(),
+        "ln_output": out_ln.tolist(),
         "bn_column_mean": out_bn.mean(0).tolist(),
         "bn_column_var": out_bn.var(0, unbiased=False).tolist(),
         "bn_row_mean": out_bn.mean(1).tolist(),
@@ -266,6 +269,24 @@ def axis_statistics(x: Tensor) -> dict[str, list]:
         "ln_row_var": out_ln.var(1, unbiased=False).tolist(),
         "ln_column_mean": out_ln.mean(0).tolist(),
         "ln_column_var": out_ln.var(0, unbiased=False).tolist(),
+    }
+
+
+def sequence_axis_statistics(x: Tensor) -> dict[str, list]:
+    """For sequences ``x`` (N, C, T): nn.BatchNorm1d(C) standardises each channel over (N, T); nn.LayerNorm(C),
+    applied at every time step as in RNNs, standardises each (sample, step) over C. Means and variances of both."""
+    n, c, steps = x.shape
+    bn = nn.BatchNorm1d(c, affine=False).train()
+    ln = nn.LayerNorm(c, elementwise_affine=False)
+    with torch.no_grad():
+        out_bn = bn(x)  # (N, C, T)
+        out_ln = ln(x.transpose(1, 2))  # (N, T, C)
+    return {
+        "bn_channel_mean": out_bn.mean((0, 2)).tolist(),
+        "bn_channel_var": out_bn.var((0, 2), unbiased=False).tolist(),
+        "ln_step_mean": out_ln.mean(2).flatten().tolist(),
+        "ln_step_var": out_ln.var(2, unbiased=False).flatten().tolist(),
+        "bn_step_mean": out_bn.mean(1).flatten().tolist(),  # BN leaves a (sample, step) vector unstandardised
     }
 
 

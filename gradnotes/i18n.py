@@ -112,8 +112,10 @@ LABELS: dict[str, dict[str, str]] = {
     "ln_statistics": {"ko": "층 정규화의 평균·분산", "en": "LayerNorm's mean and variance"},
     "after_bn": {"ko": "배치 정규화 출력", "en": "BatchNorm output"},
     "after_ln": {"ko": "층 정규화 출력", "en": "LayerNorm output"},
-    "mean_short": {"ko": "평균", "en": "mean"},
-    "variance_short": {"ko": "분산", "en": "variance"},
+    "mean_short": {"ko": "평균 μ", "en": "mean μ"},
+    "variance_short": {"ko": "분산 σ²", "en": "variance σ²"},
+    "mu_symbol": {"ko": "μ", "en": "μ"},
+    "sigma2_symbol": {"ko": "σ²", "en": "σ²"},
     "sequence_case": {"ko": "시퀀스 (N, C, T)", "en": "sequences (N, C, T)"},
     # --- notebooks and diagnose ---
     "diag_grad_norm": {"ko": "가중치 기울기 노름 ‖∂L/∂W‖", "en": "weight gradient norm ‖∂L/∂W‖"},
