@@ -1,0 +1,193 @@
+"""``gradnotes bench-norm``: what BatchNorm and LayerNorm cost in wall time, for training and for inference.
+
+Wall times depend on the machine, so they are measured once by this command and committed as
+``figures/data/bn_cost.json`` with a description of the machine; the ``bn_cost`` figure only reads that file,
+which keeps the site build deterministic. Each timing is the median of many repeats, with the variants interleaved
+in every repeat so that a busy machine slows them alike, and a fixed torch thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradnotes import paths
+from gradnotes.errors import UserError
+
+# Two sizes: a digits-sized MLP (per-call overhead dominates) and a wider one (arithmetic dominates).
+SIZES = {
+    "small": {"n_in": 64, "width": 128, "hidden_layers": 4, "batch": 128},
+    "large": {"n_in": 512, "width": 512, "hidden_layers": 4, "batch": 128},
+}
+TRAIN_VARIANTS = ("none", "batchnorm", "layernorm")
+INFER_VARIANTS = ("none", "batchnorm", "batchnorm_folded", "layernorm")
+TARGET_SECONDS = 0.02  # each timed block runs long enough to dwarf the timer's resolution
+FORMAT_VERSION = 1
+
+
+def default_output() -> Path:
+    """Where the figure reads the measurement: ``figures/data/bn_cost.json``."""
+    return paths.figures_dir() / "data" / "bn_cost.json"
+
+
+def machine() -> dict[str, str | int]:
+    """A description of the machine the numbers belong to."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "logical_cores": os.cpu_count() or 0,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def _models(size: dict[str, int], seed: int) -> dict[str, nn.Sequential]:
+    from gradnotes import train  # the same MLP builder as the digits experiments
+
+    sizes = [size["n_in"]] + [size["width"]] * size["hidden_layers"] + [10]
+    return {
+        norm: train.build_mlp(sizes, activation="relu", init="he_normal", norm=norm, seed=seed)
+        for norm in TRAIN_VARIANTS
+    }
+
+
+def _timer(fn: Callable[[], object]) -> tuple[Callable[[], float], int]:
+    """A function returning milliseconds per call of ``fn``, averaged over enough calls for ~TARGET_SECONDS."""
+    fn()  # warm-up: first calls allocate and pick kernels
+    start = time.perf_counter()
+    fn()
+    single = max(time.perf_counter() - start, 1e-6)
+    inner = max(1, round(TARGET_SECONDS / single))
+
+    def measure() -> float:
+        begin = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        return (time.perf_counter() - begin) * 1e3 / inner
+
+    return measure, inner
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    quartiles = statistics.quantiles(samples, n=4)
+    return {
+        "median_ms": round(statistics.median(samples), 5),
+        "q25_ms": round(quartiles[0], 5),
+        "q75_ms": round(quartiles[2], 5),
+    }
+
+
+def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict[str, float]]:
+    """Time every call ``repeats`` times, one round over all variants per repeat; medians and quartiles in ms."""
+    timers = {name: _timer(fn) for name, fn in calls.items()}
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, (measure, _) in timers.items():  # a busy machine slows every variant of a round alike
+            samples[name].append(measure())
+    return {name: {**_summary(samples[name]), "calls_per_sample": timers[name][1]} for name in calls}
+
+
+def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    return step
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    return lambda: model(x)
+
+
+def bench_size(size: dict[str, int], repeats: int, generator: torch.Generator, seed: int = 0) -> dict:
+    """Training-step and inference times of one MLP size with each normalisation; BN also folded for inference."""
+    from gradnotes import experiments
+
+    models = _models(size, seed)
+    x = torch.randn(size["batch"], size["n_in"], generator=generator)
+    y = torch.randint(0, 10, (size["batch"],), generator=generator)
+    for model in models.values():
+        model.train()
+    train_result = _interleaved({norm: _train_step(models[norm], x, y) for norm in TRAIN_VARIANTS}, repeats)
+    inference = {
+        "none": models["none"].eval(),
+        "batchnorm": models["batchnorm"].eval(),  # running statistics, as at inference
+        "batchnorm_folded": experiments.fold_batchnorm(models["batchnorm"]),
+        "layernorm": models["layernorm"].eval(),
+    }
+    with torch.no_grad():
+        fold_error = float((inference["batchnorm_folded"](x) - inference["batchnorm"](x)).abs().max())
+        infer_result = _interleaved({v: _forward(inference[v], x) for v in INFER_VARIANTS}, repeats)
+    return {"size": size, "train": train_result, "inference": infer_result, "fold_max_abs_diff": fold_error}
+
+
+def bench(repeats: int = 25, threads: int = 1, seed: int = 0) -> dict:
+    """Measure every variant of every size; returns the JSON document that bn_cost.json holds."""
+    if repeats < 5:
+        raise UserError(f"--repeats must be at least 5 for a median and quartiles, got {repeats}")
+    if threads < 1:
+        raise UserError(f"--threads must be a positive integer, got {threads}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        results = {name: bench_size(size, repeats, generator, seed) for name, size in SIZES.items()}
+        return {
+            "format": FORMAT_VERSION,
+            "machine": machine(),
+            "settings": {"repeats": repeats, "threads": threads, "seed": seed, "optimizer": "SGD(momentum=0.9)"},
+            "results": results,
+        }
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _cmd_bench_norm(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else default_output()
+    if out.exists() and out.is_dir():
+        raise UserError(f"--out {out} is a directory; give a file path")
+    document = bench(repeats=args.repeats, threads=args.threads)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    for name, result in document["results"].items():
+        for phase in ("train", "inference"):
+            cells = ", ".join(f"{k} {v['median_ms']:.3f}" for k, v in result[phase].items())
+            print(f"{name:>5} {phase:<9} ms: {cells}")
+    print(f"gradnotes: wrote {out} ({document['machine']['cpu']}, {args.threads} thread(s))")
+    return 0
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bench-norm`` to the gradnotes CLI."""
+    p = subparsers.add_parser(
+        "bench-norm",
+        help="measure the training/inference cost of BatchNorm, LayerNorm and folded BatchNorm; writes bn_cost.json",
+    )
+    p.add_argument("--repeats", type=int, default=25, help="timed repeats per variant (median and quartiles; ≥ 5)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads during the measurement (default 1)")
+    p.add_argument("--out", help="output file (default: figures/data/bn_cost.json)")
+    p.set_defaults(func=_cmd_bench_norm)
