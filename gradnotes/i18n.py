@@ -137,6 +137,7 @@ LABELS: dict[str, dict[str, str]] = {
     "diag_layer": {"ko": "층 (순전파 순서)", "en": "layer (forward order)"},
     "diag_weight_outputs": {"ko": "가중치 층", "en": "weight layers"},
     "diag_activation_outputs": {"ko": "활성화 함수", "en": "activation functions"},
+    "nb_companion_spread": {"ko": "같은 샘플 출력의 흔들림(표준편차)", "en": "spread of the same sample's output (std)"},
 }
 
 

@@ -1,0 +1,96 @@
+"""MkDocs hook for the notebook pages: execute them into the cache, render the executed copies, keep them light.
+
+A thin adapter beside ``mkdocs_hook.py`` (listed after it under ``hooks:`` in mkdocs.yml). Like that hook it never
+imports ``gradnotes``: the execution runs as ``python -m gradnotes.notebooks`` in a subprocess, which re-executes
+only the notebooks whose content key changed (source, package, library versions) and is cheap otherwise.
+
+* ``on_pre_build``: run that subprocess; a failing cell fails the build with one line naming the notebook.
+* ``on_pre_page`` (before mkdocs-jupyter's): point ``docs/notebooks/<topic>[.en].md`` at the executed
+  ``<cache>/notebooks/<lang>/<topic>.ipynb``. mkdocs-jupyter (``include: ["*.ipynb"]``, ``execute: false``) renders
+  it with its outputs, and ``include_source`` publishes it next to the page as the download. Pages stay ``.md`` for
+  mkdocs-static-i18n, which mishandles ``.ipynb`` sources.
+* ``JUPYTER_PATH``: nbconvert then finds ``gradnotes/notebook_theme/mkdocs_html/assets/index.css`` (3 KB, Material's
+  colours) before mkdocs-jupyter's 575 KB JupyterLab stylesheet, which each page would otherwise inline.
+* Heading ids: mkdocs-jupyter slugifies to ASCII (Korean headings get empty ids) and nbconvert percent-encodes;
+  both are replaced by the site's own ``pymdownx.slugs.slugify(case="lower")``, for the headings and the TOC alike.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree.ElementTree import Element
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = "notebooks/"
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    p for p in (str(ROOT / "gradnotes" / "notebook_theme"), os.environ.get("JUPYTER_PATH", "")) if p
+)
+
+
+def _cache() -> Path:
+    env = os.environ.get("GRADNOTES_CACHE")
+    return Path(env).resolve() if env else ROOT / ".cache" / "gradnotes"
+
+
+def _use_site_slugs() -> None:
+    import markdown
+    import mkdocs_jupyter.convert
+    import mkdocs_jupyter.plugin
+    from defusedxml import ElementTree
+    from markdown.extensions.toc import TocExtension
+    from nbconvert.filters.strings import html2text
+    from pymdownx.slugs import slugify
+
+    slug = slugify(case="lower")
+
+    def heading_with_anchor(html: str, anchor_link_text: str = "¶") -> str:
+        try:
+            heading = ElementTree.fromstring(html)
+        except Exception:
+            return html  # as mkdocs-jupyter does: leave what it cannot parse alone
+        anchor = slug(html2text(heading), "-")
+        heading.set("id", anchor)
+        link = Element("a", {"class": "anchor-link", "href": f"#{anchor}"})
+        link.text = anchor_link_text
+        heading.append(link)
+        return ElementTree.tostring(heading, encoding="unicode")
+
+    def toc_tokens(source: str, toc_depth: int) -> list:
+        md = markdown.Markdown(extensions=[TocExtension(toc_depth=toc_depth, slugify=slug)])
+        md.convert(source)
+        return md.toc_tokens
+
+    mkdocs_jupyter.convert.add_anchor_lower_id = heading_with_anchor
+    mkdocs_jupyter.plugin._get_markdown_toc = toc_tokens
+
+
+_use_site_slugs()
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "gradnotes.notebooks", "--quiet"], cwd=ROOT, env=env, check=False)
+    if done.returncode != 0:
+        raise PluginError("gradnotes: a notebook failed (the line above names it)")
+
+
+@event_priority(10)  # before mkdocs-jupyter's on_pre_page (priority 0) decides whether the page is a notebook
+def on_pre_page(page: Page, config: MkDocsConfig, files: Files) -> Page:
+    uri = page.file.src_uri
+    if uri.startswith(NOTEBOOKS) and uri.endswith(".md"):
+        name = uri[len(NOTEBOOKS) : -len(".md")]
+        lang = "en" if name.endswith(".en") else "ko"
+        executed = _cache() / "notebooks" / lang / f"{name.removesuffix('.en')}.ipynb"
+        if not executed.is_file():
+            raise PluginError(f"gradnotes: {executed} is missing (python -m gradnotes.notebooks makes it)")
+        page.file.abs_src_path = str(executed)
+    return page
