@@ -174,7 +174,7 @@ def test_every_notebook_executes_without_error_and_every_figure_has_alt_text(exe
         alts = [a for cell in outputs(nb, "alt") for a in cell]
         assert alts and all(len(a) > 20 for a in alts)
         source = DOCS / "notebooks" / (f"{topic}.md" if lang == "ko" else f"{topic}.en.md")
-        assert nb["cells"][0]["source"] == notebooks.read(source).cells[0].source
+        assert "".join(nb["cells"][0]["source"]) == notebooks.read(source).cells[0].source
 
 
 @pytest.mark.slow
@@ -248,7 +248,8 @@ def test_execution_is_deterministic_and_independent_of_the_shared_kernel(execute
 
 
 def _hook_configured() -> bool:
-    return "gradnotes/notebook_hook.py" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    hooks = re.search(r"^hooks:\n((?:[ \t]+- .*\n)+)", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+    return bool(hooks) and "gradnotes/notebook_hook.py" in hooks.group(1)
 
 
 @pytest.mark.slow
