@@ -90,6 +90,8 @@ def draw(data: dict, lang: str):
     ax_clip.set(yscale="log", xlabel=t("sequence_length", lang), ylabel=t("grad_norm_total", lang))
     ax_clip.set_title(f"{t('clipping_title', lang)}, {t('spectral_radius_n', lang).format(f'{radius:g}')}")
     ax_clip.set_ylim(ax_grow.get_ylim())
+    for ax in (ax_grow, ax_clip):
+        ax.minorticks_off()
     ax_grow.legend(loc="upper left")
     ax_clip.legend(loc="upper left")
     return fig

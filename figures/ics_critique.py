@@ -49,6 +49,7 @@ def draw(data: dict, lang: str):
     ax_drift.set(xlabel=t("step", lang), ylabel=t("drift_w1", lang), title=t("distribution_view", lang))
     ax_drift.set_ylim(0, 1.45 * top)
     ax_grad.set(xlabel=t("step", lang), ylabel=t("grad_change_rel", lang), title=t("gradient_view", lang), yscale="log")
+    ax_grad.minorticks_off()
     # Colour says BN or not, line style says which layer: two legends.
     for ax, key, first in ((ax_drift, "hidden_layer_n", 1), (ax_grad, "weights_of_layer_n", 2)):
         handles = [ax.plot([], [], color=COLORS[norm], label=t(norm, lang))[0] for norm in NORMS]
