@@ -20,6 +20,7 @@ import ast
 import hashlib
 import html
 import importlib.metadata
+import json
 import os
 import platform
 import sys
@@ -110,25 +111,40 @@ def dependencies(source: Path) -> list[Path]:
     return sorted(PACKAGE_DIR / name for name in seen)
 
 
-def key(source: Path) -> str:
+def key(source: Path, depends_on: Sequence[Path] | None = None) -> str:
     """The content key: notebook source + the package files it depends on + library versions."""
     digest = hashlib.sha256()
     parts = [source.read_bytes(), _versions().encode()]
-    parts += [path.name.encode() + b"\0" + path.read_bytes() for path in dependencies(source)]
+    files = dependencies(source) if depends_on is None else depends_on
+    parts += [path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") for path in files]
     for part in parts:
         digest.update(len(part).to_bytes(8, "little") + part)
     return digest.hexdigest()
 
 
-def _key_path(target: Path) -> Path:
-    return target.with_suffix(".key")
+def _stamp_path(target: Path) -> Path:
+    return target.with_suffix(".key.json")
+
+
+def _write_stamp(source: Path) -> None:
+    files = dependencies(source)
+    stamp = {"key": key(source, files), "dependencies": [path.name for path in files]}
+    _stamp_path(executed_path(source)).write_text(json.dumps(stamp, indent=1) + "\n")
 
 
 def is_current(source: Path) -> bool:
-    """True when the executed notebook exists and was made from the current inputs."""
+    """True when the executed notebook exists and was made from the current inputs.
+
+    The stamp lists the files the key was computed from, so the check needs no notebook parsing (it runs before
+    every build): a changed source changes the key anyway, and so does a new import in a listed module.
+    """
     target = executed_path(source)
-    stamp = _key_path(target)
-    return target.is_file() and stamp.is_file() and stamp.read_text() == key(source)
+    try:
+        stamp = json.loads(_stamp_path(target).read_text())
+        recorded, names = stamp["key"], stamp["dependencies"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return target.is_file() and recorded == key(source, [PACKAGE_DIR / name for name in names])
 
 
 def read(source: Path) -> Any:
@@ -251,7 +267,7 @@ def _run_chunk(chunk: Sequence[Path], progress: bool) -> list[Path]:
             target = executed_path(source)
             if _write_if_changed(target, nbformat.writes(executed) + "\n"):
                 changed.append(target)
-            _key_path(target).write_text(key(source))
+            _write_stamp(source)
             if progress:
                 print(f"gradnotes notebooks: {source.name} executed in {time.perf_counter() - began:.1f} s", flush=True)
     finally:
