@@ -33,7 +33,7 @@ SIZES = {
 TRAIN_VARIANTS = ("none", "batchnorm", "layernorm")
 INFER_VARIANTS = ("none", "batchnorm", "batchnorm_folded", "layernorm")
 TARGET_SECONDS = 0.02  # each timed block runs long enough to dwarf the timer's resolution
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def default_output() -> Path:
@@ -72,19 +72,21 @@ def _models(size: dict[str, int], seed: int) -> dict[str, nn.Sequential]:
     }
 
 
-def _timer(fn: Callable[[], object]) -> tuple[Callable[[], float], int]:
-    """A function returning milliseconds per call of ``fn``, averaged over enough calls for ~TARGET_SECONDS."""
+def _timer(fn: Callable[[], object]) -> tuple[Callable[[], tuple[float, float]], int]:
+    """A function returning (wall ms, thread CPU ms) per call of ``fn``, averaged over enough calls for
+    ~TARGET_SECONDS. With one torch thread the work runs on the calling thread, so its CPU time leaves out the time
+    the process waited for a core on a shared machine; wall time is what a user waits."""
     fn()  # warm-up: first calls allocate and pick kernels
     start = time.perf_counter()
     fn()
     single = max(time.perf_counter() - start, 1e-6)
     inner = max(1, round(TARGET_SECONDS / single))
 
-    def measure() -> float:
-        begin = time.perf_counter()
+    def measure() -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.thread_time()
         for _ in range(inner):
             fn()
-        return (time.perf_counter() - begin) * 1e3 / inner
+        return (time.perf_counter() - wall) * 1e3 / inner, (time.thread_time() - cpu) * 1e3 / inner
 
     return measure, inner
 
@@ -92,20 +94,31 @@ def _timer(fn: Callable[[], object]) -> tuple[Callable[[], float], int]:
 def _summary(samples: list[float]) -> dict[str, float]:
     quartiles = statistics.quantiles(samples, n=4)
     return {
-        "median_ms": round(statistics.median(samples), 5),
-        "q25_ms": round(quartiles[0], 5),
-        "q75_ms": round(quartiles[2], 5),
+        "median": round(statistics.median(samples), 5),
+        "q25": round(quartiles[0], 5),
+        "q75": round(quartiles[2], 5),
     }
 
 
-def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict[str, float]]:
-    """Time every call ``repeats`` times, one round over all variants per repeat; medians and quartiles in ms."""
+def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict]:
+    """Time every call ``repeats`` times, one round over all variants per repeat: medians and quartiles of the wall
+    and CPU milliseconds per call, and of each round's ratio to the "none" variant."""
     timers = {name: _timer(fn) for name, fn in calls.items()}
-    samples: dict[str, list[float]] = {name: [] for name in calls}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, (measure, _) in timers.items():  # a busy machine slows every variant of a round alike
             samples[name].append(measure())
-    return {name: {**_summary(samples[name]), "calls_per_sample": timers[name][1]} for name in calls}
+    result: dict[str, dict] = {}
+    for name in calls:
+        entry: dict = {"calls_per_sample": timers[name][1]}
+        for k, clock in enumerate(("wall", "cpu")):
+            own = [sample[k] for sample in samples[name]]
+            base = [sample[k] for sample in samples["none"]]
+            entry[f"{clock}_ms"] = _summary(own)
+            # Within a round the variants ran back to back: the ratio cancels most of the machine's drift.
+            entry[f"{clock}_ratio_to_none"] = _summary([a / b for a, b in zip(own, base, strict=True)])
+        result[name] = entry
+    return result
 
 
 def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
@@ -175,7 +188,9 @@ def _cmd_bench_norm(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     for name, result in document["results"].items():
         for phase in ("train", "inference"):
-            cells = ", ".join(f"{k} {v['median_ms']:.3f}" for k, v in result[phase].items())
+            cells = ", ".join(
+                f"{k} {v['wall_ms']['median']:.3f} (cpu {v['cpu_ms']['median']:.3f})" for k, v in result[phase].items()
+            )
             print(f"{name:>5} {phase:<9} ms: {cells}")
     print(f"gradnotes: wrote {out} ({document['machine']['cpu']}, {args.threads} thread(s))")
     return 0

@@ -220,7 +220,10 @@ def test_bench_norm_measures_every_variant_and_rejects_bad_arguments(monkeypatch
     result = document["results"]["tiny"]
     assert set(result["train"]) == set(costbench.TRAIN_VARIANTS)
     assert set(result["inference"]) == set(costbench.INFER_VARIANTS)
-    assert all(v["q25_ms"] <= v["median_ms"] <= v["q75_ms"] for v in result["inference"].values())
+    for cell in result["inference"].values():
+        for clock in ("wall_ms", "cpu_ms", "wall_ratio_to_none", "cpu_ratio_to_none"):
+            assert cell[clock]["q25"] <= cell[clock]["median"] <= cell[clock]["q75"]
+    assert result["inference"]["none"]["cpu_ratio_to_none"]["median"] == 1.0
     assert result["fold_max_abs_diff"] < 1e-5
     assert {"cpu", "logical_cores", "torch", "date"} <= set(document["machine"])
     assert document["settings"]["threads"] == 1 and torch.get_num_threads() == 1  # restored afterwards
