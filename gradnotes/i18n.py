@@ -64,7 +64,6 @@ LABELS: dict[str, dict[str, str]] = {
     # --- experiment figures (digits training, BN/LN/RNN experiments, clipping, cost, norm_axes) ---
     "chance_loss": {"ko": "무작위 추측 수준 ln 10", "en": "chance level ln 10"},
     "chance_accuracy": {"ko": "무작위 추측 수준 0.1", "en": "chance level 0.1"},
-    "seed_mean": {"ko": "시드 평균", "en": "seed mean"},
     "seed_runs": {"ko": "시드별 실행", "en": "individual seeds"},
     "seed_range": {"ko": "시드 간 최소–최대", "en": "min–max over seeds"},
     "relu_mlp_30": {"ko": "30층 ReLU MLP", "en": "30-layer ReLU MLP"},
@@ -102,7 +101,6 @@ LABELS: dict[str, dict[str, str]] = {
     "clipping_title": {"ko": "기울기 클리핑", "en": "gradient clipping"},
     "training": {"ko": "훈련 (순전파 + 역전파 + 갱신)", "en": "training (forward + backward + update)"},
     "inference": {"ko": "추론 (순전파)", "en": "inference (forward)"},
-    "time_ms": {"ko": "실행 시간 (ms)", "en": "run time (ms)"},
     "relative_time": {"ko": "정규화 없음 대비 CPU 시간", "en": "CPU time relative to no normalization"},
     "small_mlp": {"ko": "작은 MLP", "en": "small MLP"},
     "large_mlp": {"ko": "큰 MLP", "en": "large MLP"},
