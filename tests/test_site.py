@@ -33,8 +33,8 @@ RAW_LATEX = re.compile(
 # Math in Markdown, once code is stripped: the same delimiters arithmatex (generic) recognises.
 MARKDOWN_MATH = re.compile(r"\$\$|\\\(|\\\[|(?<![\\$\w])\$(?=\S)[^$\n]+?(?<=\S)\$(?![\w$])")
 SERIOUS = ("serious", "critical")
-# In the slate palette only the colour rules can differ from the light run; they run on the screenshot pages.
-DARK_RULES = ["color-contrast", "link-in-text-block"]
+# In the slate palette only the colour rules can differ from the light run: they run there on the screenshot pages.
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]
 # Run in the page after "load": images are forced eager and awaited, fonts settle, then the content is read.
 PROBE = """async () => {
   for (const img of document.images) img.loading = "eager";
@@ -61,6 +61,7 @@ PROBE = """async () => {
   };
   return {
     lang: document.documentElement.lang,
+    scheme: document.body.getAttribute("data-md-color-scheme"),
     parts: [...article.querySelectorAll("[lang]")].map(e => e.lang),
     images: [...document.images].map(img => ({
       src: img.currentSrc || img.src, loaded: img.complete && img.naturalWidth > 0,
@@ -127,30 +128,58 @@ def pages(built_site) -> list[SitePage]:
     return found
 
 
+def _switch(tab, page: SitePage, site_base: str) -> str:
+    """Click the language menu's other language, as a reader does; returns the path it lands on."""
+    other = "en" if page.lang == "ko" else "ko"
+    tab.hover(".md-select")  # the menu opens on hover
+    with tab.expect_navigation(wait_until="load"):
+        tab.click(f"a.md-select__link[hreflang='{other}']")
+    return _path_of(tab.url, site_base)
+
+
 @pytest.fixture(scope="module")
 def survey(light_page, site_base, pages) -> dict[str, Visit]:
-    """Visit every page once: record it, probe it, run axe, then follow the language switcher."""
-    tab, recorder, visits = light_page, Recorder(light_page), {}
-    axe = str(axe_script())
-    started = time.monotonic()
-    for page in pages:
-        visit = recorder.current = visits.setdefault(page.path, Visit(page))
-        # "load", not "networkidle": axe below takes long enough for late requests (search worker, lunr) to be
-        # recorded under this visit, and networkidle would add half a second per page.
-        tab.goto(site_base + page.path, wait_until="load")
+    """Visit every page once in the light palette: record, probe, axe, screenshot the screenshot pages.
+
+    Pages are walked in language pairs to save loads: open a page, inspect it, switch language (that load is the
+    twin's visit), inspect the twin, switch back. Each switch lands where it should or the switcher test says so.
+    """
+    tab, recorder, visits = light_page, Recorder(light_page), {p.path: Visit(p) for p in pages}
+    axe, shots = str(axe_script()), {p.path for p in _shot_targets(pages)}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def inspect(visit: Visit) -> None:
+        # After "load": axe takes long enough for late requests (search worker, lunr) to be filed under this visit.
         visit.facts = tab.evaluate(PROBE)
         tab.add_script_tag(path=axe)
         visit.axe = tab.evaluate(AXE_RUN, None)
+        if visit.page.path in shots:
+            tab.screenshot(path=str(SCREENSHOTS / f"{_shot_name(visit.page)}.light.png"), full_page=True)
+
+    started, loads = time.monotonic(), 0
+    for page in pages:
+        visit = visits[page.path]
+        if visit.facts:
+            continue  # inspected as the twin of an earlier page
+        recorder.current = visit
+        tab.goto(site_base + page.path, wait_until="load")
+        inspect(visit)
+        loads += 1
         if page.is_404:
             continue  # no twin to switch to
-        other = "en" if page.lang == "ko" else "ko"
-        tab.hover(".md-select")  # the language menu opens on hover, as for a reader
-        with tab.expect_navigation(wait_until="load"):
-            tab.click(f"a.md-select__link[hreflang='{other}']")
-        visit.switched_to = _path_of(tab.url, site_base)
+        twin = visits.get(page.twin)
+        recorder.current = twin if twin and not twin.facts else visit
+        visit.switched_to = _switch(tab, page, site_base)
+        loads += 1
+        if twin is None or twin.facts or visit.switched_to != twin.page.path:
+            continue  # a wrong landing fails the switcher test; the twin gets its own visit later
+        inspect(twin)
+        recorder.current = visit
+        twin.switched_to = _switch(tab, twin.page, site_base)
+        loads += 1
     tab.wait_for_load_state("networkidle")  # the last page's late requests, before the recorder stops
     recorder.current = None
-    print(f"survey of {len(pages)} pages: {time.monotonic() - started:.1f} s")
+    print(f"survey of {len(pages)} pages: {loads} loads, {time.monotonic() - started:.1f} s")
     return visits
 
 
@@ -326,37 +355,30 @@ def _shot_name(page: SitePage) -> str:
 
 @dataclass
 class Shot:
-    """One screenshot page in one palette."""
+    """One screenshot page in the dark palette."""
 
     page: SitePage
-    scheme: str
     shown: str
     unframed: int
     axe: list[dict]
 
 
 @pytest.fixture(scope="module")
-def palette_tour(light_page, dark_page, site_base, pages) -> list[Shot]:
-    """Screenshots (artifacts/screenshots/) of the screenshot pages in both palettes, with what each palette shows."""
-    targets = _shot_targets(pages)
+def dark_tour(dark_page, site_base, pages) -> list[Shot]:
+    """The screenshot pages in the dark palette: screenshot, palette shown, figure frames, axe's colour rules."""
     if not any(p.is_notebook for p in pages):
         print("no notebook page yet: its screenshots are skipped")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    axe, shots = str(axe_script()), []
-    for scheme, tab in (("light", light_page), ("dark", dark_page)):
-        for page in targets:
-            tab.goto(site_base + page.path, wait_until="load")
-            tab.evaluate(PROBE)  # the survey's settling: images eager and loaded, fonts ready
-            shown = tab.evaluate("document.body.getAttribute('data-md-color-scheme')")
-            frames = tab.eval_on_selector_all(
-                "article figure img", "els => els.map(e => getComputedStyle(e).boxShadow)"
-            )
-            tab.screenshot(path=str(SCREENSHOTS / f"{_shot_name(page)}.{scheme}.png"), full_page=True)
-            found = []
-            if scheme == "dark":
-                tab.add_script_tag(path=axe)
-                found = tab.evaluate(AXE_RUN, DARK_RULES)
-            shots.append(Shot(page, scheme, shown, sum(f in ("", "none") for f in frames), found))
+    axe, shots, tab = str(axe_script()), [], dark_page
+    for page in _shot_targets(pages):
+        tab.goto(site_base + page.path, wait_until="load")
+        tab.evaluate(PROBE)  # the survey's settling: images eager and loaded, fonts ready
+        shown = tab.evaluate("document.body.getAttribute('data-md-color-scheme')")
+        frames = tab.eval_on_selector_all("article figure img", "els => els.map(e => getComputedStyle(e).boxShadow)")
+        tab.screenshot(path=str(SCREENSHOTS / f"{_shot_name(page)}.dark.png"), full_page=True)
+        tab.add_script_tag(path=axe)
+        found = tab.evaluate(AXE_RUN, COLOUR_RULES)
+        shots.append(Shot(page, shown, sum(f in ("", "none") for f in frames), found))
     return shots
 
 
@@ -364,28 +386,30 @@ def test_screenshot_pages_exist(pages):
     assert any(p.bare == "activations/" for p in _shot_targets(pages)), "activations is gone: update _shot_targets"
 
 
-def test_palette_follows_the_system_preference(palette_tour):
+def test_palette_follows_the_system_preference(survey, dark_tour):
     wrong = [
-        f"{s.page.label} ({s.scheme}): scheme {s.shown!r}"
-        for s in palette_tour
-        if s.shown != ("slate" if s.scheme == "dark" else "default")
+        f"{v.page.label} (light): scheme {v.facts['scheme']!r}"
+        for v in survey.values()
+        if v.facts["scheme"] != "default"
     ]
+    wrong += [f"{s.page.label} (dark): scheme {s.shown!r}" for s in dark_tour if s.shown != "slate"]
     assert not wrong, wrong
-    assert all((SCREENSHOTS / f"{_shot_name(s.page)}.{s.scheme}.png").stat().st_size for s in palette_tour)
+    names = [f"{_shot_name(s.page)}.{scheme}.png" for s in dark_tour for scheme in ("light", "dark")]
+    assert all((SCREENSHOTS / n).stat().st_size for n in names), "a screenshot is missing or empty"
 
 
-def test_figures_are_framed_on_the_dark_palette(palette_tour):
-    unframed = [f"{s.page.label}: {s.unframed} figure(s)" for s in palette_tour if s.scheme == "dark" and s.unframed]
+def test_figures_are_framed_on_the_dark_palette(dark_tour):
+    unframed = [f"{s.page.label}: {s.unframed} figure(s)" for s in dark_tour if s.unframed]
     assert not unframed, "figures without a frame on slate: " + ", ".join(unframed)
 
 
-def test_axe_colour_rules_pass_on_the_dark_palette(palette_tour):
+def test_axe_colour_rules_pass_on_the_dark_palette(dark_tour):
     problems = {
         s.page.label: [
             f"[{a['impact']}] {a['id']}: {a['help']} at {a['nodes']}" for a in s.axe if a["impact"] in SERIOUS
         ]
-        for s in palette_tour
-        if s.scheme == "dark"
+        for s in dark_tour
     }
     problems = {k: p for k, p in problems.items() if p}
     assert not problems, "axe-core colour violations on slate:\n" + _report(problems)
+    assert any(s.page.bare == "activations/" for s in dark_tour)
