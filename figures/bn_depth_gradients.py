@@ -1,0 +1,74 @@
+"""Back-propagated gradient per layer at init (ReLU + He): grows toward the input under BatchNorm, not LayerNorm."""
+
+from __future__ import annotations
+
+from _engine_common import (
+    band,
+    config,
+    layers,
+    legend_band_entry,
+    legend_theory_entry,
+    log10_ratio,
+    log10_slope,
+    per_layer,
+    protocol_results,
+    theory_line,
+)
+
+from gradnotes import style, theory
+from gradnotes.i18n import t
+
+ACTIVATION, INIT = "relu", "he_normal"
+NORMS = ("batchnorm", "layernorm", "none")
+COLORS = {"none": style.PALETTE["green"], "batchnorm": style.PALETTE["vermillion"], "layernorm": style.PALETTE["blue"]}
+METRIC = "preact_grad_norm"
+
+
+def compute() -> dict:
+    """‖∂L/∂a_ℓ‖ per seed and layer for each norm; mean-field theory exists for norm = none only."""
+    grid = protocol_results()
+    runs = {norm: [getattr(r, METRIC) for r in grid[ACTIVATION, INIT, norm]] for norm in NORMS}
+    prediction = theory.predict(grid[ACTIVATION, INIT, "none"][0].spec)
+    return {
+        "config": config(activation=ACTIVATION, init=INIT, metric=METRIC),
+        "runs": runs,
+        "theory_none": getattr(prediction, METRIC),
+    }
+
+
+def draw(data: dict, lang: str):
+    fig = style.figure(style.BODY_WIDTH, 3.9)
+    ax = fig.subplots()
+    for norm in NORMS:
+        runs = data["runs"][norm]
+        xs = layers(len(runs[0]))
+        band(ax, xs, per_layer(runs), COLORS[norm], label=t(norm, lang))
+    theory_line(ax, layers(len(data["theory_none"])), data["theory_none"])
+    legend_band_entry(ax, t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
+    legend_theory_entry(ax, f"{t('theory', lang)}, {t('none', lang)}")
+    ax.set_yscale("log")
+    ax.set(xlabel=t("layer", lang), ylabel=t(METRIC, lang), xlim=(1, 30))
+    ax.set_title(f"{t(ACTIVATION, lang)} + {t(INIT, lang)}")
+    ax.set_xticks([1, 5, 10, 15, 20, 25, 30])
+    ax.legend(loc="upper right")
+    return fig
+
+
+def check(data: dict) -> None:
+    mean = {norm: per_layer(data["runs"][norm])["mean"] for norm in NORMS}
+    grow = log10_ratio(mean["batchnorm"])
+    assert grow > 2, f"with BN the gradient grows by over 2 decades from layer 30 to layer 1 ({grow:.2f})"
+    slope, worst = log10_slope(mean["batchnorm"])
+    assert slope < 0 and worst < 0.2, "with BN the growth is exponential: a straight line on the log axis"
+    for run in data["runs"]["batchnorm"]:
+        assert log10_ratio(run) > 2, "every seed grows by over 2 decades under BN"
+    for norm in ("layernorm", "none"):
+        ratio = log10_ratio(mean[norm])
+        assert abs(ratio) < 0.3, f"with {norm} the gradient stays within 0.3 decade over 30 layers ({ratio:.2f})"
+    assert abs(log10_ratio(mean["none"]) - log10_ratio(data["theory_none"])) < 0.3, "no norm: sim matches mean field"
+
+
+if __name__ == "__main__":
+    from gradnotes.figures import main_for
+
+    main_for(__file__)
