@@ -120,7 +120,7 @@ LABELS: dict[str, dict[str, str]] = {
     "ln_output_std": {"ko": "층 정규화 출력의 σ", "en": "σ of the LayerNorm output"},
     "grad_norm_total": {"ko": "전체 기울기 노름 ‖g‖", "en": "total gradient norm ‖g‖"},
     "spectral_radius_n": {"ko": "스펙트럼 반경 ρ = {}", "en": "spectral radius ρ = {}"},
-    "before_clipping": {"ko": "클리핑 전 (clip_grad_norm_ 반환값)", "en": "before clipping (clip_grad_norm_ return)"},
+    "before_clipping": {"ko": "클리핑 전 (clip_grad_norm_ 반환값)", "en": "before clipping (returned by clip_grad_norm_)"},
     "after_clipping": {"ko": "클리핑 후", "en": "after clipping"},
     "clip_threshold": {"ko": "임계값", "en": "threshold"},
     "exploding_title": {"ko": "기울기 폭주", "en": "exploding gradient"},
