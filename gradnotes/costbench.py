@@ -17,13 +17,14 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
-import torch.nn.functional as F
-from torch import nn
+from typing import TYPE_CHECKING
 
 from gradnotes import paths
 from gradnotes.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where it is used, so that `gradnotes --help` stays fast
+    import torch
+    from torch import nn
 
 # Two sizes: a digits-sized MLP (per-call overhead dominates) and a wider one (arithmetic dominates).
 SIZES = {
@@ -43,6 +44,8 @@ def default_output() -> Path:
 
 def machine() -> dict[str, str | int]:
     """A description of the machine the numbers belong to."""
+    import torch
+
     model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -122,6 +125,9 @@ def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[s
 
 
 def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    import torch
+    import torch.nn.functional as F
+
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
     def step() -> None:
@@ -138,6 +144,8 @@ def _forward(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
 
 def bench_size(size: dict[str, int], repeats: int, generator: torch.Generator, seed: int = 0) -> dict:
     """Training-step and inference times of one MLP size with each normalisation; BN also folded for inference."""
+    import torch
+
     from gradnotes import experiments
 
     models = _models(size, seed)
@@ -160,6 +168,8 @@ def bench_size(size: dict[str, int], repeats: int, generator: torch.Generator, s
 
 def bench(repeats: int = 25, threads: int = 1, seed: int = 0) -> dict:
     """Measure every variant of every size; returns the JSON document that bn_cost.json holds."""
+    import torch
+
     if repeats < 5:
         raise UserError(f"--repeats must be at least 5 for a median and quartiles, got {repeats}")
     if threads < 1:
