@@ -134,7 +134,7 @@ def draw(data: dict, lang: str):
     machine = data["measured"]["machine"]
     shapes = "; ".join(
         t("mlp_shape", lang).format(
-            t(f"{name}_mlp", lang), r["size"]["width"], r["size"]["hidden_layers"], r["size"]["batch"]
+            t(f"{name}_mlp", lang), r["size"]["hidden_layers"], r["size"]["width"], r["size"]["batch"]
         )
         for name, r in ((name, results[name]) for name in _sizes(results))
     )
