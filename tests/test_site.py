@@ -233,6 +233,17 @@ def test_math_is_rendered_and_no_raw_latex_is_left(survey):
     assert with_math, "no page has math: the math check would pass vacuously"
 
 
+def test_no_markdown_fence_left_in_text(survey):
+    """A code fence the Markdown (or a notebook's cell) failed to parse shows up as ``` in the prose."""
+    problems = {}
+    for v in survey.values():
+        text = v.facts["text"]
+        found = [text[max(0, m.start() - 20) : m.start() + 60].strip() for m in re.finditer("```", text)]
+        if found:
+            problems[v.page.label] = [f"raw fence: …{f}…" for f in found[:3]]
+    assert not problems, _report(problems)
+
+
 def test_language_switcher_goes_to_the_twin_and_back(survey):
     problems = {}
     for v in survey.values():
