@@ -4,8 +4,8 @@ A figure file provides a one-line docstring, ``compute() -> dict`` (JSON-able da
 ``gradnotes.cache.cached``), ``draw(data, lang) -> Figure`` (pure) and ``check(data)`` (the figure's claim, as
 assertions on the data it draws). Two content keys decide what is redone — no mtimes:
 
-* data key = figure source + helpers (``figures/_*.py``, ``figures/data/*.json``) + the non-presentation
-  ``gradnotes`` modules + library versions;
+* data key = figure source + the helpers it uses (``figures/_*.py``, ``figures/data/*.json``) + the
+  non-presentation ``gradnotes`` modules + library versions;
 * SVG key  = data key + ``style.py`` + ``i18n.py`` + language + matplotlib version.
 
 Published files are replaced atomically and only when their bytes change, so ``mkdocs serve`` never loops.
@@ -18,6 +18,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -123,14 +124,31 @@ def summary(figure_id: str) -> str:
     return (load(figure_id).__doc__ or "").strip().splitlines()[0]
 
 
+def _inputs_of(figure_source: str) -> list[Path]:
+    """The helpers (``figures/_*.py``) and committed data (``figures/data/*.json``) a figure refers to, transitively."""
+    folder = paths.figures_dir()
+    candidates = sorted(folder.glob("_*.py")) + sorted((folder / "data").glob("*.json"))
+    used: list[Path] = []
+    texts = [figure_source]
+    while texts:
+        text = texts.pop()
+        for path in candidates:
+            if path not in used and re.search(rf"\b{re.escape(path.stem)}\b", text):
+                used.append(path)
+                if path.suffix == ".py":
+                    texts.append(path.read_text(encoding="utf-8"))
+    return used
+
+
 def data_key(figure_id: str) -> str:
-    """Content key of a figure's data: its source, its helpers, the engine's source and library versions."""
+    """Content key of a figure's data: its source, the helpers and data it uses, the engine's source, versions."""
     package = Path(__file__).parent
     engine = [p for p in package.glob("*.py") if p.name not in PRESENTATION_MODULES]
-    # Helpers and committed inputs (e.g. a benchmark measured by `gradnotes bench-norm`) are part of every key.
-    helpers = list(paths.figures_dir().glob("_*.py")) + list((paths.figures_dir() / "data").glob("*.json"))
     figure = paths.figures_dir() / f"{figure_id}.py"
-    return _sha256("data-v1", figure_id, figure.read_bytes(), *_sources(helpers), *_sources(engine), _versions())
+    source = figure.read_bytes()
+    # Only the helpers this figure uses: editing one figure group's helper must not recompute the others.
+    inputs = _inputs_of(source.decode("utf-8"))
+    return _sha256("data-v2", figure_id, source, *_sources(inputs), *_sources(engine), _versions())
 
 
 def svg_key(figure_id: str, lang: str, key_of_data: str) -> str:
@@ -179,18 +197,25 @@ def _load_cached_data(figure_id: str, key: str) -> dict | None:
 
 
 class _one_thread:
-    """Compute every figure with one torch thread: reductions then give the same bits in a worker or not."""
+    """Compute every figure with one torch thread (the engine reads GRADNOTES_THREADS): the same bits in a worker
+    or not, and two build workers never oversubscribe the cores."""
 
     def __enter__(self) -> None:
         import torch
 
-        self.before = torch.get_num_threads()
+        self.before = torch.get_num_threads(), os.environ.get("GRADNOTES_THREADS")
         torch.set_num_threads(1)
+        os.environ["GRADNOTES_THREADS"] = "1"
 
     def __exit__(self, *exc: object) -> None:
         import torch
 
-        torch.set_num_threads(self.before)
+        threads, env = self.before
+        torch.set_num_threads(threads)
+        if env is None:
+            os.environ.pop("GRADNOTES_THREADS", None)
+        else:
+            os.environ["GRADNOTES_THREADS"] = env
 
 
 def compute_data(figure_id: str, *, force: bool = False) -> dict:
