@@ -66,7 +66,7 @@ def draw(data: dict, lang: str):
     ax_d.annotate(
         t("sigmoid_max_slope", lang),
         xy=(0, 0.25),
-        xytext=(1.2, 0.42),
+        xytext=(-5.8, 0.45),
         color=style.COLORS["sigmoid"],
         arrowprops={"arrowstyle": "->", "color": style.COLORS["sigmoid"], "linewidth": 1},
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
+import re
+import sys
 import warnings
 from pathlib import Path
-
-import sys
 
 import matplotlib
 
@@ -128,4 +128,20 @@ def save_svg(fig: Figure) -> bytes:
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)] + handler.messages
     if missing:
         raise ValueError(f"missing glyph in figure text: {missing[0]}")
-    return buffer.getvalue()
+    return _compact(buffer.getvalue())
+
+
+_PATH_DATA = re.compile(rb' d="([^"]*)"')
+_LONG_DECIMAL = re.compile(rb"-?\d+\.\d{3,}")
+
+
+def _compact(svg: bytes) -> bytes:
+    """Path coordinates to 1/100 unit (matplotlib writes 1/1,000,000) and no whitespace between tags: ~10 % smaller.
+
+    Only ``d`` attributes are rounded: transforms carry small scale factors (glyphs are drawn at ``scale(0.0156)``).
+    """
+
+    def round_path(match: re.Match[bytes]) -> bytes:
+        return b' d="' + _LONG_DECIMAL.sub(lambda m: b"%.2f" % float(m.group(0)), match.group(1)) + b'"'
+
+    return re.sub(rb">\s+<", b"><", _PATH_DATA.sub(round_path, svg))
