@@ -62,7 +62,7 @@ def site_pages(built_site) -> list[Path]:
 
 def copy_tree_for_serve(dest: Path) -> Path:
     """A copy of the project (sources only, node_modules linked) that a test may edit freely."""
-    for name in ("docs", "docs_src", "figures", "gradnotes"):
+    for name in ("docs", "docs_src", "figures", "gradnotes", "overrides"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("mkdocs.yml", "pyproject.toml"):
         shutil.copy2(ROOT / name, dest / name)
