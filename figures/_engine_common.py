@@ -25,6 +25,8 @@ GRID_ACTIVATIONS = CORE_ACTIVATIONS
 _NORMED = [("relu", init, "batchnorm") for init in GRID_INITS] + [
     ("leaky_relu", "he_normal", "batchnorm"),
     ("relu", "he_normal", "layernorm"),
+    ("sigmoid", "xavier_normal", "batchnorm"),
+    ("sigmoid", "xavier_normal", "layernorm"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Back-propagated gradient per layer at init (ReLU + He): grows toward the input under BatchNorm, not LayerNorm."""
+"""Back-propagated gradient per layer at init: BN grows it toward the input (ReLU + He), rescues sigmoid; LN neither."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from gradnotes import style, theory
 from gradnotes.i18n import t
 
 ACTIVATION, INIT = "relu", "he_normal"
+SIGMOID_INIT = "xavier_normal"
 NORMS = ("batchnorm", "layernorm", "none")
 COLORS = {"none": style.PALETTE["green"], "batchnorm": style.PALETTE["vermillion"], "layernorm": style.PALETTE["blue"]}
 METRIC = "preact_grad_norm"
@@ -33,24 +34,32 @@ def compute() -> dict:
         "config": config(activation=ACTIVATION, init=INIT, metric=METRIC),
         "runs": runs,
         "theory_none": getattr(prediction, METRIC),
+        # Second panel: BN's 1/σ_B in the backward pass cancels sigmoid′ ≤ ¼; LayerNorm does not.
+        "sigmoid": {norm: [getattr(r, METRIC) for r in grid["sigmoid", SIGMOID_INIT, norm]] for norm in NORMS},
     }
 
 
 def draw(data: dict, lang: str):
-    fig = style.figure(style.BODY_WIDTH, 3.9)
-    ax = fig.subplots()
+    fig = style.figure(style.PAGE_WIDTH, 3.9)
+    ax, ax_sig = fig.subplots(1, 2)
     for norm in NORMS:
         runs = data["runs"][norm]
         xs = layers(len(runs[0]))
         band(ax, xs, per_layer(runs), COLORS[norm], label=t(norm, lang))
+        band(ax_sig, xs, per_layer(data["sigmoid"][norm]), COLORS[norm], label=t(norm, lang))
     theory_line(ax, layers(len(data["theory_none"])), data["theory_none"])
     legend_band_entry(ax, t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
     legend_theory_entry(ax, f"{t('theory', lang)}, {t('none', lang)}")
-    ax.set_yscale("log")
-    ax.set(xlabel=t("layer", lang), ylabel=t(METRIC, lang), xlim=(1, 30))
-    ax.set_title(f"{t(ACTIVATION, lang)} + {t(INIT, lang)}")
-    ax.set_xticks([1, 5, 10, 15, 20, 25, 30])
+    for axis, title in (
+        (ax, f"{t(ACTIVATION, lang)} + {t(INIT, lang)}"),
+        (ax_sig, f"{t('sigmoid', lang)} + {t(SIGMOID_INIT, lang)}"),
+    ):
+        axis.set_yscale("log")
+        axis.set(xlabel=t("layer", lang), ylabel=t(METRIC, lang), xlim=(1, 30))
+        axis.set_title(title)
+        axis.set_xticks([1, 5, 10, 15, 20, 25, 30])
     ax.legend(loc="upper right")
+    ax_sig.legend(loc="lower right")
     return fig
 
 
@@ -66,6 +75,12 @@ def check(data: dict) -> None:
         ratio = log10_ratio(mean[norm])
         assert abs(ratio) < 0.3, f"with {norm} the gradient stays within 0.3 decade over 30 layers ({ratio:.2f})"
     assert abs(log10_ratio(mean["none"]) - log10_ratio(data["theory_none"])) < 0.3, "no norm: sim matches mean field"
+    sig = {norm: log10_ratio(per_layer(data["sigmoid"][norm])["mean"]) for norm in NORMS}
+    assert abs(sig["batchnorm"]) < 1, (
+        f"sigmoid + BN: 1/σ_B cancels sigmoid′ ≤ ¼ (within a decade, {sig['batchnorm']:.2f})"
+    )
+    assert sig["none"] < -15, f"sigmoid without a norm vanishes by over 15 decades ({sig['none']:.2f})"
+    assert sig["layernorm"] < -10, f"LayerNorm does not rescue sigmoid: over 10 decades lost ({sig['layernorm']:.2f})"
 
 
 if __name__ == "__main__":

@@ -29,11 +29,12 @@ def _section(page: str, ko: str, en: str, *entries: tuple[str, str, str]) -> lis
     return [Covered(line, page, ko, ko_phrase, en, en_phrase) for line, ko_phrase, en_phrase in entries]
 
 
-VE, ACT, INIT, BN, LN = (
+VE, ACT, INIT, BN, BN_LIMITS, LN = (
     "vanishing-exploding",
     "activations",
     "initialization",
     "batch-normalization",
+    "batch-normalization-limits",
     "layer-normalization",
 )
 XAVIER_FORMS = ("세이비어 초기화의 두 형태", "The two forms of Xavier initialization")
@@ -368,7 +369,7 @@ COVERAGE: list[Covered] = [
     ),
     *_section(BN, "한계", "Limits", ("2] 한계", "2] 한계", "2] Limits")),
     *_section(
-        BN,
+        BN_LIMITS,
         "미니배치 크기에 의존",
         "Dependence on the mini-batch size",
         (
@@ -389,7 +390,7 @@ COVERAGE: list[Covered] = [
         ("미니배치 크기 적당 : 배치 정규화 효율적", "배치 정규화가 효율적으로 작동합니다", "BN works efficiently"),
     ),
     *_section(
-        BN,
+        BN_LIMITS,
         "RNN에 적용하기 어려움",
         "Hard to apply to RNNs",
         (
@@ -404,7 +405,10 @@ COVERAGE: list[Covered] = [
         ),
     ),
     *_section(
-        BN, "실행 시간", "Run time", ("- 모델 복잡화 >> 실행시간 증가", "fuse_linear_bn_eval", "fuse_linear_bn_eval")
+        BN_LIMITS,
+        "실행 시간",
+        "Run time",
+        ("- 모델 복잡화 >> 실행시간 증가", "fuse_linear_bn_eval", "fuse_linear_bn_eval"),
     ),
     *_section(
         LN,
