@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gradnotes import style
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 ACTIVATIONS = {
     "sigmoid": nn.Sigmoid(),
@@ -95,6 +95,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

@@ -7,8 +7,10 @@ import statistics
 
 import torch
 
-from gradnotes import experiments, style, train
-from gradnotes.i18n import t
+from gradnotes.engine.nets import threads
+from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 NORMS = ("batchnorm", "layernorm")
 COLORS = {"batchnorm": style.PALETTE["blue"], "layernorm": style.PALETTE["green"]}
@@ -26,7 +28,7 @@ def compute() -> dict:
     """Train every (norm, batch size) for 100 steps (3 seeds); then measure one sample's output across mini-batches."""
     data = train.load_digits("figure bn_batch_size")
     accuracy: dict[str, list[list[float]]] = {norm: [] for norm in NORMS}
-    with train.torch_threads(1):
+    with threads(1):
         for norm in NORMS:
             for batch in BATCH_SIZES:
                 model = train.StackedMLP(
@@ -107,6 +109,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

@@ -7,9 +7,12 @@ import json
 import torch
 from torch import nn
 
-from gradnotes import experiments, paths, style, train
+from gradnotes.engine.nets import threads
+from gradnotes import paths
+from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.site import style
 from gradnotes.errors import UserError
-from gradnotes.i18n import t
+from gradnotes.site.labels import t
 
 TRAIN = ("none", "batchnorm", "layernorm")
 INFER = ("none", "batchnorm", "batchnorm_folded", "layernorm")
@@ -50,7 +53,7 @@ def _measurement() -> dict:
 def compute() -> dict:
     """The committed wall times, plus a deterministic check that folding BN changes no output."""
     document = _measurement()
-    with train.torch_threads(1):
+    with threads(1):
         model = train.build_mlp(FOLD_SIZES, activation="relu", norm="batchnorm", seed=0)
         generator = torch.Generator().manual_seed(0)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -167,6 +170,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

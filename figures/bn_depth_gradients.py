@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _engine_common import (
+from _protocol import (
     band,
     config,
     layers,
@@ -15,8 +15,9 @@ from _engine_common import (
     theory_line,
 )
 
-from gradnotes import style, theory
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.engine import theory
+from gradnotes.site.labels import t
 
 ACTIVATION, INIT = "relu", "he_normal"
 SIGMOID_INIT = "xavier_normal"
@@ -84,6 +85,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from _engine_common import GRID_INITS, config, layers, per_layer, protocol_results
+from _protocol import GRID_INITS, config, layers, per_layer, protocol_results
 
-from gradnotes import style
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 ACTIVATION = "relu"
 NORMS = ("none", "batchnorm")
@@ -73,6 +73,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

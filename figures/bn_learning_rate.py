@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
-from gradnotes import style, train
-from gradnotes.i18n import t
+from gradnotes.engine.nets import threads
+from gradnotes.site import style
+from gradnotes.experiments import stacked as train
+from gradnotes.site.labels import t
 
 NORMS = ("none", "batchnorm")
 COLORS = {"none": style.PALETTE["vermillion"], "batchnorm": style.PALETTE["blue"]}
@@ -24,7 +26,7 @@ def compute() -> dict:
     rates = [lr for lr in LEARNING_RATES for _ in SEEDS]
     seeds = [seed for _ in LEARNING_RATES for seed in SEEDS]
     final: dict[str, list[list[float]]] = {}
-    with train.torch_threads(1):
+    with threads(1):
         for norm in NORMS:
             model = train.StackedMLP(SIZES, activation="relu", inits=["he_normal"] * len(seeds), seeds=seeds, norm=norm)
             train.train(model, data, steps=STEPS, batch_size=BATCH, lr=rates, momentum=MOMENTUM)
@@ -112,6 +114,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

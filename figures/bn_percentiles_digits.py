@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gradnotes import experiments, style
-from gradnotes.i18n import t
+from gradnotes.experiments import bn_digits as experiments
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 NORMS = ("none", "batchnorm")
 COLORS = {"none": style.PALETTE["vermillion"], "batchnorm": style.PALETTE["blue"]}
@@ -88,6 +89,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

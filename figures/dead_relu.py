@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import statistics
 
-from _engine_common import config, layers, legend_band_entry, protocol_results
+from _protocol import config, layers, legend_band_entry, protocol_results
 
-from gradnotes import style
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 ACTIVATIONS = ("relu", "leaky_relu")
 NORMS = ("none", "batchnorm")
@@ -69,6 +69,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

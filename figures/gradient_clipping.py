@@ -8,8 +8,10 @@ import statistics
 import torch
 import torch.nn.functional as F
 
-from gradnotes import experiments, style, train
-from gradnotes.i18n import t
+from gradnotes.engine.nets import threads
+from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 RADII = (0.9, 2.0)  # spectral radius of the recurrent matrix: below 1 and above 1
 SEEDS = (0, 1, 2, 3, 4)
@@ -24,7 +26,7 @@ COLORS = {0.9: style.PALETTE["green"], 2.0: style.PALETTE["vermillion"]}
 def compute() -> dict:
     """Per radius and seed: one random RNN; for every length, the loss gradient of all parameters, then clipped."""
     runs: dict[str, list[dict[str, list[float]]]] = {}
-    with train.torch_threads(1):
+    with threads(1):
         for radius in RADII:
             runs[str(radius)] = []
             for seed in SEEDS:
@@ -125,6 +127,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

@@ -6,8 +6,10 @@ import math
 
 import torch
 
-from gradnotes import style, train
-from gradnotes.i18n import t
+from gradnotes.engine.nets import threads
+from gradnotes.site import style
+from gradnotes.experiments import stacked as train
+from gradnotes.site.labels import t
 
 DEPTH = 30  # weight layers: 29 hidden ReLU layers and the readout
 WIDTH = 32
@@ -27,7 +29,7 @@ def compute() -> dict:
     data = train.load_digits("figure he_fig3_digits")
     inits = [init for init in INITS for _ in SEEDS]
     seeds = [seed for _ in INITS for seed in SEEDS]
-    with train.torch_threads(1):
+    with threads(1):
         model = train.StackedMLP([64] + [WIDTH] * (DEPTH - 1) + [10], activation="relu", inits=inits, seeds=seeds)
         history = train.train(
             model, data, steps=STEPS, batch_size=BATCH, lr=LR, momentum=MOMENTUM, eval_every=EVAL_EVERY
@@ -88,6 +90,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

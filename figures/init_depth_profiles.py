@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from _engine_common import (
+from _protocol import (
     band,
     config,
     layers,
@@ -15,8 +15,9 @@ from _engine_common import (
     theory_line,
 )
 
-from gradnotes import style, theory
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.engine import theory
+from gradnotes.site.labels import t
 
 CASES = (("relu", "xavier_normal"), ("relu", "he_normal"), ("tanh", "xavier_normal"))
 COLORS = {
@@ -79,6 +80,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import torch
-from _engine_common import step_outline
+from _protocol import step_outline
 
-from gradnotes import style
-from gradnotes.i18n import t
-from gradnotes.sim import init_weight_
+from gradnotes.site import style
+from gradnotes.site.labels import t
+from gradnotes.engine.nets import init_weight_
 
 N_IN, N_OUT = 400, 200  # as in the page's snippet; unequal, so that Xavier's n_in + n_out shows
 INITS = ("xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
@@ -128,6 +128,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

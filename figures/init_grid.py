@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import statistics
 
-from _engine_common import GRID_ACTIVATIONS, GRID_INITS, config, log10_ratio, protocol_results
+from _protocol import GRID_ACTIVATIONS, GRID_INITS, config, log10_ratio, protocol_results
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
 
-from gradnotes import style, theory
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.engine import theory
+from gradnotes.site.labels import t
 
 METRIC = "preact_grad_norm"  # dL/da_l, Glorot & Bengio's "back-propagated gradient"
 COLOR_LIMIT = 10.0  # decades; beyond that the colour saturates and the number in the cell tells the size
@@ -127,6 +128,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

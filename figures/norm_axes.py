@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from matplotlib.patches import Polygon, Rectangle
 
-from gradnotes import experiments, style
-from gradnotes.i18n import t
+from gradnotes.experiments import bn_digits as experiments
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 SAMPLES, FEATURES = 6, 8  # the (N, C) example
 SEQ_SAMPLES, SEQ_CHANNELS, SEQ_STEPS = 4, 5, 6  # the (N, C, T) example
@@ -149,6 +150,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

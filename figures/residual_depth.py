@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import statistics
 
-from _engine_common import BATCH, SEEDS, legend_band_entry, log10_ratio, results
+from _protocol import BATCH, SEEDS, legend_band_entry, log10_ratio
 
-from gradnotes import style, theory
-from gradnotes.i18n import t
-from gradnotes.spec import Spec
+from gradnotes.site import style
+from gradnotes.engine import theory
+from gradnotes.site.labels import t
+from gradnotes.engine.cache import cached_many
+from gradnotes.engine.spec import Spec
 
 ACTIVATION, INIT = "sigmoid", "xavier_normal"  # as in the page's snippet: the worst case for a plain stack
 DEPTHS = (2, 5, 10, 15, 20, 30, 40, 50)
@@ -27,7 +29,7 @@ def _spec(depth: int, residual: bool, seed: int) -> Spec:
 def compute() -> dict:
     """Per depth and variant: the ratio of every seed, and the mean-field prediction (residual: h + φ(a))."""
     specs = [_spec(d, r, s) for d in DEPTHS for r in VARIANTS.values() for s in SEEDS]
-    found = iter(results(specs))
+    found = iter(cached_many(specs))
     data: dict = {
         "config": {"activation": ACTIVATION, "init": INIT, "width": WIDTH, "batch": BATCH, "seeds": list(SEEDS)},
         "depths": list(DEPTHS),
@@ -88,6 +90,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

@@ -6,8 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradnotes import experiments, style, train
-from gradnotes.i18n import t
+from gradnotes.engine.nets import threads
+from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.site import style
+from gradnotes.site.labels import t
 
 SEEDS = (0, 1, 2)
 HIDDEN = 64
@@ -21,7 +23,7 @@ def compute() -> dict:
     data = train.load_digits("figure rnn_timestep_stats")
     x = data.pixels_train.view(-1, 8, 8)  # (images, time steps = rows, 8 pixels)
     shift, ratio, sigma, ln_mean, ln_std, errors, accuracy = [], [], [], [], [], [], []
-    with train.torch_threads(1):
+    with threads(1):
         for seed in SEEDS:
             rnn, head, _ = experiments.train_row_rnn(data, hidden=HIDDEN, steps=STEPS, seed=seed)
             with torch.no_grad():
@@ -112,6 +114,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

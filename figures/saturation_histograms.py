@@ -6,12 +6,14 @@ import itertools
 import math
 import statistics
 
-from _engine_common import BATCH, SEEDS, results, step_outline
+from _protocol import BATCH, SEEDS, step_outline
 from matplotlib import colormaps
 
-from gradnotes import style, theory
-from gradnotes.i18n import t
-from gradnotes.spec import Spec
+from gradnotes.site import style
+from gradnotes.engine import theory
+from gradnotes.site.labels import t
+from gradnotes.engine.cache import cached_many
+from gradnotes.engine.spec import Spec
 
 ACTIVATIONS = ("tanh", "sigmoid")
 INITS = ("torch_default", "xavier_uniform")  # torch_default is U(±1/√n_in), the "standard" init of Glorot & Bengio
@@ -47,7 +49,7 @@ def compute() -> dict:
     cases = [(a, i) for a in ACTIVATIONS for i in INITS]
     ranges = {case: _grad_range(*case) for case in cases}
     specs = [_spec(a, i, s, ranges[a, i]) for a, i in cases for s in SEEDS]
-    found = iter(results(specs))
+    found = iter(cached_many(specs))
     networks = {}
     for activation, init in cases:
         runs = [next(found) for _ in SEEDS]
@@ -168,6 +170,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

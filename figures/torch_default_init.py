@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _engine_common import (
+from _protocol import (
     band,
     config,
     layers,
@@ -14,8 +14,9 @@ from _engine_common import (
     theory_line,
 )
 
-from gradnotes import style, theory
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.engine import theory
+from gradnotes.site.labels import t
 
 ACTIVATIONS = ("relu", "tanh")
 INITS = ("torch_default", "xavier_uniform", "he_uniform")  # all three uniform: only the bound differs
@@ -80,6 +81,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from _engine_common import (
+from _protocol import (
     band,
     config,
     finite_positive,
@@ -19,8 +19,9 @@ from _engine_common import (
 )
 from matplotlib.transforms import blended_transform_factory
 
-from gradnotes import style, theory
-from gradnotes.i18n import t
+from gradnotes.site import style
+from gradnotes.engine import theory
+from gradnotes.site.labels import t
 
 # (case, activation, init): sigma_w^2 = 1 with sigmoid' <= 1/4 (chi ~ 0.07), and sigma_w^2 = 256 with a saturated
 # tanh (chi ~ 8): both errors of scale, both with a constant chi, hence straight lines on a log axis.
@@ -105,6 +106,6 @@ def check(data: dict) -> None:
 
 
 if __name__ == "__main__":
-    from gradnotes.figures import main_for
+    from gradnotes.site.gallery import main_for
 
     main_for(__file__)

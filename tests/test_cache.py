@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gradnotes import cache, sim
-from gradnotes.spec import Spec
+from gradnotes.engine import cache, sim
+from gradnotes.engine.spec import Spec
 
 SPEC = Spec(activation="tanh", init="xavier_uniform", depth=3, width=8, batch=4)
 

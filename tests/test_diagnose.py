@@ -351,8 +351,8 @@ def test_table_has_one_row_per_layer():
 
 
 def test_plot_labels_come_from_the_label_table():
-    from gradnotes import style
-    from gradnotes.i18n import t
+    from gradnotes.site import style
+    from gradnotes.site.labels import t
 
     report = dg.diagnose(mlp(3, act=nn.Sigmoid), batch(), cross_entropy)
     for lang in ("ko", "en"):

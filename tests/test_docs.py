@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, mkdocs_build
 
-from gradnotes import figures
+from gradnotes.site import gallery as figures
 
 DOCS = ROOT / "docs"
 FIGURE_REF = re.compile(r"figures/([a-z0-9_]+)\.svg")

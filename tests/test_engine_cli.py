@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gradnotes import engine_cli
+from gradnotes.engine import cli as engine_cli
 from gradnotes.errors import UserError
 from gradnotes.paths import ROOT
-from gradnotes.sim import METRICS
-from gradnotes.spec import ACTIVATIONS, INITS, NORMS
+from gradnotes.engine.sim import METRICS
+from gradnotes.engine.spec import ACTIVATIONS, INITS, NORMS
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +95,7 @@ def test_user_errors_come_from_spec_validation(capsys: pytest.CaptureFixture[str
 
 def test_bench_quick_reports_rates(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # structure only: a benchmark, never a timed assertion; shrink the reference timing loop
-    from gradnotes import bench
+    from gradnotes.engine import bench
 
     real = bench.reference_rate
     monkeypatch.setattr(bench, "reference_rate", lambda *a, **k: real(*a, **{**k, "seconds": 0.05}))

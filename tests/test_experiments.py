@@ -13,14 +13,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gradnotes import costbench, experiments, paths, train
+from gradnotes.engine.nets import threads
+from gradnotes import paths
+from gradnotes.experiments import bn_digits as experiments, norm_cost as costbench, stacked as train
 from gradnotes.__main__ import main
 from gradnotes.errors import UserError
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    with train.torch_threads(1):
+    with threads(1):
         yield
 
 

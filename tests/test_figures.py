@@ -9,9 +9,10 @@ import textwrap
 import pytest
 from conftest import PYTHON, run
 
-from gradnotes import figures, paths
+from gradnotes import paths
+from gradnotes.site import gallery as figures
 from gradnotes.errors import FigureError, UserError
-from gradnotes.i18n import LABELS, LANGS, t
+from gradnotes.site.labels import LABELS, LANGS, t
 
 FIGURE_IDS = figures.discover()
 HANGUL = re.compile("[\uac00-\ud7a3]")
@@ -50,7 +51,7 @@ def test_figure_renders_in_both_languages_with_localised_text(figure_id, figure_
 
 
 def test_korean_figure_text_is_drawn_with_the_korean_font():
-    from gradnotes import style
+    from gradnotes.site import style
 
     fig = style.figure()
     fig.text(0.1, 0.5, "기울기 소실")
@@ -60,7 +61,7 @@ def test_korean_figure_text_is_drawn_with_the_korean_font():
 
 
 def test_a_missing_glyph_is_an_error_not_a_log_line():
-    from gradnotes import style
+    from gradnotes.site import style
 
     fig = style.figure()
     fig.text(0.1, 0.5, "\U0001d11e\u0f00")  # musical symbol and Tibetan: in neither DejaVu nor NanumGothic
@@ -69,7 +70,7 @@ def test_a_missing_glyph_is_an_error_not_a_log_line():
 
 
 def test_missing_korean_font_is_a_clear_error(monkeypatch):
-    from gradnotes import style
+    from gradnotes.site import style
 
     monkeypatch.setattr(style.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(UserError, match="pip install koreanize-matplotlib"):
@@ -127,7 +128,7 @@ def _write_figure(folder, name: str, body: str) -> None:
 
 GOOD_FIGURE = '''
     """A tiny figure used by the tests."""
-    from gradnotes import style
+    from gradnotes.site import style
 
     def compute():
         return {"y": [1.0, 2.0, float("inf")]}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import PYTHON, ROOT, run
 
-from gradnotes import notebooks
+from gradnotes.site import notebooks
 
 DOCS = ROOT / "docs"
 SITE_URL = "https://gradnotes.github.io/gradnotes/"
@@ -76,7 +76,7 @@ def test_dependencies_follow_imports_transitively():
     assert "errors.py" in deps  # imported by spec.py, not by the notebook itself
     assert "figures.py" not in deps and "diagnose.py" not in deps
     assert notebooks._gradnotes_imports(
-        "%matplotlib inline\nfrom gradnotes import style, i18n\nimport gradnotes.sim"
+        "%matplotlib inline\nfrom gradnotes import style, i18n\nimport gradnotes.engine.sim"
     ) == {
         "style.py",
         "i18n.py",
@@ -126,7 +126,7 @@ def test_a_failing_cell_is_one_line_naming_the_notebook_and_exit_1(tmp_path, mon
 def executed(tmp_path_factory) -> dict[tuple[str, str], dict]:
     """Every notebook executed into a fresh cache, in a subprocess like the build does: {(topic, lang): notebook}."""
     cache = tmp_path_factory.mktemp("nbcache")
-    done = run([PYTHON, "-m", "gradnotes.notebooks"], env={"GRADNOTES_CACHE": str(cache), **THREADS})
+    done = run([PYTHON, "-m", "gradnotes.site.notebooks"], env={"GRADNOTES_CACHE": str(cache), **THREADS})
     assert done.returncode == 0, done.stderr[-3000:]
     return {
         (path.stem, path.parent.name): json.loads(path.read_text(encoding="utf-8"))

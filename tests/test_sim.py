@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from gradnotes import sim
+from gradnotes.engine import nets, sim
 from gradnotes.errors import UserError
 from gradnotes.paths import ROOT
-from gradnotes.spec import ACTIVATIONS, CORE_INITS, INITS, NORMS, Spec
+from gradnotes.engine.spec import ACTIVATIONS, CORE_INITS, INITS, NORMS, Spec
 
 # ---------------------------------------------------------------- inits: empirical statistics = closed forms
 
@@ -39,7 +39,7 @@ CLOSED_FORMS = {
 @pytest.mark.parametrize("init", INITS)
 def test_init_matches_closed_form(init: str) -> None:
     weight = torch.empty(FAN_OUT, FAN_IN, dtype=torch.float64)
-    sim.init_weight_(weight, init, torch.Generator().manual_seed(0))
+    nets.init_weight_(weight, init, torch.Generator().manual_seed(0))
     std, bound = CLOSED_FORMS[init]
     assert abs(weight.mean().item()) < 0.01 * std
     # 210 000 samples: the sample std is within ~0.2 % of the true one
@@ -55,7 +55,7 @@ def test_init_matches_closed_form(init: str) -> None:
 def test_torch_default_is_what_nn_linear_does() -> None:
     generator = torch.Generator().manual_seed(3)
     ours = torch.empty(40, 30)
-    sim.init_weight_(ours, "torch_default", generator)
+    nets.init_weight_(ours, "torch_default", generator)
     torch.manual_seed(3)
     layer = nn.Linear(30, 40)  # reset_parameters draws the weight first, from the global generator
     torch.manual_seed(3)
@@ -281,7 +281,7 @@ def test_same_spec_gives_identical_results_across_processes() -> None:
     spec = Spec(activation="tanh", init="xavier_normal", norm="batchnorm", depth=5, width=32, batch=16, seed=3)
     here = sim.run(spec).to_json()
     code = (
-        "import sys, json; from gradnotes.spec import Spec; from gradnotes.sim import run; "
+        "import sys, json; from gradnotes.engine.spec import Spec; from gradnotes.engine.sim import run; "
         "print(run(Spec.from_dict(json.loads(sys.argv[1]))).to_json())"
     )
     out = subprocess.run(

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from gradnotes import sim, theory
+from gradnotes.engine import nets, sim, theory
 from gradnotes.errors import UserError
-from gradnotes.spec import CORE_ACTIVATIONS, CORE_INITS, INITS, Spec
+from gradnotes.engine.spec import CORE_ACTIVATIONS, CORE_INITS, INITS, Spec
 
 # ---------------------------------------------------------------- quadrature vs a high-accuracy reference
 
@@ -75,7 +75,7 @@ def test_weight_variance_is_the_closed_form_and_matches_torch(init: str) -> None
     }[init]
     assert theory.weight_variance(init, fan_in, fan_out) == pytest.approx(closed, rel=1e-12)
     weight = torch.empty(fan_out, fan_in, dtype=torch.float64)
-    sim.init_weight_(weight, init, torch.Generator().manual_seed(1))
+    nets.init_weight_(weight, init, torch.Generator().manual_seed(1))
     assert weight.var().item() == pytest.approx(closed, rel=0.02)
 
 

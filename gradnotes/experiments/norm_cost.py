@@ -146,7 +146,7 @@ def bench_size(size: dict[str, int], repeats: int, generator: torch.Generator, s
     """Training-step and inference times of one MLP size with each normalisation; BN also folded for inference."""
     import torch
 
-    from gradnotes import experiments
+    from gradnotes.experiments import bn_digits as experiments
 
     models = _models(size, seed)
     x = torch.randn(size["batch"], size["n_in"], generator=generator)

@@ -601,8 +601,8 @@ def _flags(loss: float, rows: list[LayerStats], th: Thresholds) -> list[Flag]:
 
 def plot(report: Report, lang: str = "en") -> Figure:
     """A per-layer figure of the report: weight-gradient norm, grad:data ratio, activation std, saturated/dead units."""
-    from gradnotes import style
-    from gradnotes.i18n import t
+    from gradnotes.site import style
+    from gradnotes.site.labels import t
 
     rows = report.layers
     fig = style.figure(style.PAGE_WIDTH, 7.2)
@@ -787,7 +787,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         print(f"gradnotes diagnose {args.target}: loss {report.loss:.4g}, {len(report.layers)} layer(s)\n")
         print(report.table())
     if args.plot is not None:
-        from gradnotes import style
+        from gradnotes.site import style
 
         out = Path(args.plot)
         fig = plot(report, args.lang)

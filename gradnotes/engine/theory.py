@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from gradnotes.engine.nets import activation_fn  # the simulation's own table: theory imports no simulator
+from gradnotes.engine.spec import LEAKY_SLOPE, RECTIFIERS, Spec
 from gradnotes.errors import UserError
-from gradnotes.spec import LEAKY_SLOPE, RECTIFIERS, Spec
 
 INPUT_MEAN_SQUARE = 1.0  # x ~ N(0, I)
 
@@ -89,8 +90,6 @@ def gaussian_expectation(fn: Callable[[np.ndarray], np.ndarray], q: float) -> fl
 
 def phi_and_derivative(activation: str) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
     """phi and phi' as numpy functions, computed by torch (phi' by autograd) exactly as the simulation does."""
-    from gradnotes.sim import activation_fn
-
     torch_phi = activation_fn(activation)
 
     def phi(u: np.ndarray) -> np.ndarray:

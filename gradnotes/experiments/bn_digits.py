@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gradnotes import train
+from gradnotes.engine.nets import threads
+from gradnotes.experiments import stacked as train
 from gradnotes.errors import UserError
 
 # The Ioffe & Szegedy (2015) Fig. 1 network, on digits: 3 fully connected sigmoid layers of 100 units, "small random
@@ -77,7 +78,7 @@ def gradient_shift(model: train.StackedMLP, x: Tensor, y: Tensor, before: Sequen
 @functools.cache
 def _sigmoid_run(norm: str) -> str:
     data = train.load_digits("the BatchNorm digits figures")
-    with train.torch_threads(1):
+    with threads(1):
         model = train.StackedMLP(
             SIGMOID_SIZES,
             activation="sigmoid",

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import math
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from gradnotes import paths, style
-from gradnotes.cache import cached_many
-from gradnotes.sim import Result
-from gradnotes.spec import CORE_ACTIVATIONS, CORE_INITS, Spec
+from gradnotes.site import style
+from gradnotes.engine.cache import cached_many
+from gradnotes.engine.sim import Result
+from gradnotes.engine.spec import CORE_ACTIVATIONS, CORE_INITS, Spec
 
 # The site's protocol (docs/index.md), at a batch of 30: the engine then runs each network on one thread
 # (batch * width^2 < 2e6 multiply-adds per layer), which matters when the build runs two figure workers on two cores.
@@ -40,25 +38,6 @@ def _grid_cases() -> list[tuple[str, str, str]]:
     return plain + _NORMED
 
 
-@contextlib.contextmanager
-def _engine_lock() -> Iterator[None]:
-    """One figure at a time in the engine: a second build worker waits and then finds the shared results cached."""
-    root = paths.cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "engine.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def results(specs: Sequence[Spec]) -> list[Result]:
-    """cached_many under the engine lock (cache hits are loaded, misses simulated in one batched run)."""
-    with _engine_lock():
-        return cached_many(specs)
-
-
 def protocol_results() -> dict[tuple[str, str, str], list[Result]]:
     """Every network of the shared grid, one list over SEEDS per (activation, init, norm).
 
@@ -67,7 +46,7 @@ def protocol_results() -> dict[tuple[str, str, str], list[Result]]:
     """
     cases = _grid_cases()
     specs = [protocol_spec(a, i, n, s) for a, i, n in cases for s in SEEDS]
-    found = results(specs)
+    found = cached_many(specs)
     grouped: dict[tuple[str, str, str], list[Result]] = {}
     for spec, result in zip(specs, found, strict=True):
         grouped.setdefault((spec.activation, spec.init, spec.norm), []).append(result)

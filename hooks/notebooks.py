@@ -1,7 +1,7 @@
 """MkDocs hook for the notebook pages: execute them into the cache, render the executed copies, keep them light.
 
 A thin adapter beside ``mkdocs_hook.py`` (listed after it under ``hooks:`` in mkdocs.yml). Like that hook it never
-imports ``gradnotes``: the execution runs as ``python -m gradnotes.notebooks`` in a subprocess, which re-executes
+imports ``gradnotes``: the execution runs as ``python -m gradnotes.site.notebooks`` in a subprocess, which re-executes
 only the notebooks whose content key changed (source, package, library versions) and is cheap otherwise.
 
 * ``on_pre_build``: run that subprocess; a failing cell fails the build with one line naming the notebook.
@@ -36,7 +36,7 @@ from mkdocs.structure.pages import Page
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = "notebooks/"
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
-    p for p in (str(ROOT / "gradnotes" / "notebook_theme"), os.environ.get("JUPYTER_PATH", "")) if p
+    p for p in (str(ROOT / "hooks" / "notebook_theme"), os.environ.get("JUPYTER_PATH", "")) if p
 )
 
 
@@ -105,7 +105,7 @@ _share_compiled_templates()
 
 def on_pre_build(config: MkDocsConfig) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "gradnotes.notebooks", "--quiet"], cwd=ROOT, env=env, check=False)
+    done = subprocess.run([sys.executable, "-m", "gradnotes.site.notebooks", "--quiet"], cwd=ROOT, env=env, check=False)
     if done.returncode != 0:
         raise PluginError("gradnotes: a notebook failed (the line above names it)")
 
@@ -118,6 +118,6 @@ def on_pre_page(page: Page, config: MkDocsConfig, files: Files) -> Page:
         lang = "en" if name.endswith(".en") else "ko"
         executed = _cache() / "notebooks" / lang / f"{name.removesuffix('.en')}.ipynb"
         if not executed.is_file():
-            raise PluginError(f"gradnotes: {executed} is missing (python -m gradnotes.notebooks makes it)")
+            raise PluginError(f"gradnotes: {executed} is missing (python -m gradnotes.site.notebooks makes it)")
         page.file.abs_src_path = str(executed)
     return page

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gradnotes.spec import CORE_ACTIVATIONS, CORE_INITS, NORMS, Spec
+from gradnotes.engine.spec import CORE_ACTIVATIONS, CORE_INITS, NORMS, Spec
 
 GRID_SEEDS = (0, 1, 2, 3, 4)
 
@@ -41,14 +41,14 @@ def reference_rate(members: int, batch: int, width: int, dtype: str, seconds: fl
     """FLOP/s of plain torch.bmm on (members, batch, width) x (members, width, width), in the engine's settings."""
     import torch
 
-    from gradnotes.sim import _threads_for, engine_settings
+    from gradnotes.engine.sim import engine_settings, threads_for
 
     spec = Spec(batch=batch, width=width, depth=1, dtype=dtype)
     generator = torch.Generator().manual_seed(0)
     left = torch.randn(members, batch, width, generator=generator, dtype=getattr(torch, dtype))
     right = torch.randn(members, width, width, generator=generator, dtype=getattr(torch, dtype))
     flops = 2.0 * members * batch * width * width
-    with engine_settings(_threads_for(spec)):
+    with engine_settings(threads_for(spec)):
         torch.bmm(left, right)  # warm-up: first-touch of the output buffer, BLAS initialisation
         calls, start = 0, time.perf_counter()
         while True:
@@ -61,7 +61,7 @@ def reference_rate(members: int, batch: int, width: int, dtype: str, seconds: fl
 
 def run_bench(specs: Sequence[Spec]) -> dict[str, Any]:
     """Run the specs cold (no cache) and compare the engine's matmul FLOP rate with plain bmm in this process."""
-    from gradnotes.sim import MAX_MEMBERS, run_many
+    from gradnotes.engine.sim import MAX_MEMBERS, run_many
 
     start, cpu_start = time.perf_counter(), time.process_time()
     run_many(specs)

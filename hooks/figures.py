@@ -1,8 +1,10 @@
 """MkDocs hook: build figures through the gradnotes CLI and publish them, plus self-hosted KaTeX, as site files.
 
 A thin adapter. It never imports gradnotes (MkDocs would keep the old module under ``serve``); it runs
-``python -m gradnotes build`` in a subprocess when the inputs' fingerprint changes, and registers the SVGs from the
-cache outside ``docs/`` — nothing is written under ``docs/``, so ``mkdocs serve`` cannot loop.
+``python -m gradnotes build`` in a subprocess unless nothing it reads changed (a coarse stamp of every source: the
+build itself decides per figure from its content keys) and every published SVG still has the bytes the manifest
+records. It registers the SVGs from the cache outside ``docs/`` — nothing is written under ``docs/``, so ``mkdocs
+serve`` cannot loop. What it registers is checked against the manifest once more: a garbled SVG is never published.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _cache() -> Path:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for pattern in ("gradnotes/*.py", "figures/*.py", "figures/data/*.json"):
+    for pattern in ("gradnotes/**/*.py", "figures/*.py", "figures/data/*"):
         for path in sorted(ROOT.glob(pattern)):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in ("torch", "numpy", "matplotlib", "scikit-learn"):
@@ -51,21 +53,40 @@ def _manifest() -> dict:
         return {}
 
 
-def _published_all(manifest: dict) -> bool:
+def _figure_ids() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "figures").glob("*.py") if not p.stem.startswith("_"))
+
+
+def _damaged(manifest: dict) -> list[str]:
+    """Published SVGs that are missing or whose bytes differ from the manifest's checksum (every figure, both
+    languages); a figure the manifest lacks counts as damaged too."""
     out = _cache() / "figures"
-    return bool(manifest) and all((out / f"{i}.{lang}.svg").is_file() for i in manifest for lang in ("ko", "en"))
+    damaged = []
+    for figure_id in _figure_ids():
+        for lang in ("ko", "en"):
+            info = manifest.get(figure_id, {}).get(lang, {})
+            try:
+                intact = hashlib.sha256((out / f"{figure_id}.{lang}.svg").read_bytes()).hexdigest() == info["sha256"]
+            except (OSError, KeyError, TypeError):
+                intact = False
+            if not intact:
+                damaged.append(f"{figure_id}.{lang}.svg")
+    return damaged
 
 
 def on_pre_build(config: MkDocsConfig) -> None:
     stamp = _cache() / "inputs.sha256"
     fingerprint = _fingerprint()
-    if stamp.is_file() and stamp.read_text() == fingerprint and _published_all(_manifest()):
+    if stamp.is_file() and stamp.read_text() == fingerprint and not _damaged(_manifest()):
         return  # the second language pass and unrelated edits cost nothing
     # PYTHONPATH: the subprocess imports the gradnotes next to this hook, whatever is installed.
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "gradnotes", "build", "--quiet"], cwd=ROOT, env=env, check=False)
     if done.returncode != 0:
         raise PluginError("gradnotes: the figure build failed (the line above names the figure)")
+    damaged = _damaged(_manifest())
+    if damaged:
+        raise PluginError(f"gradnotes: published figures do not match the manifest after a build: {', '.join(damaged)}")
     stamp.write_text(fingerprint)
 
 

@@ -1,11 +1,20 @@
-"""Figure text in both languages: the glossary as data. ``t(key, lang)`` raises on a missing key or language."""
+"""Figure text in both languages: the shared glossary as data, and per-figure tables merged over it.
+
+``t(key, lang)`` looks a key up in the glossary; a figure with its own ``LABELS`` uses ``t = translator(LABELS)``,
+which looks there first. Both raise on a missing key or language. Every lookup inside ``recording()`` is noted, so
+that the gallery keys each SVG on exactly the label texts it drew (editing one figure's label re-renders only it).
+"""
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Mapping
 
 LANGS: tuple[str, ...] = ("ko", "en")
 
 # One Korean term per concept, as in GLOSSARY.md. No sentences: captions live in the pages.
-LABELS: dict[str, dict[str, str]] = {
+GLOSSARY: dict[str, dict[str, str]] = {
     # generic axes
     "input": {"ko": "입력 x", "en": "input x"},
     "output": {"ko": "출력 φ(x)", "en": "output φ(x)"},
@@ -165,12 +174,55 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def t(key: str, lang: str) -> str:
-    """Return the label ``key`` in ``lang``; a missing key or language is a programming error and raises KeyError."""
+_RECORD: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("gradnotes_labels", default=None)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, str]]:
+    """Collect ``{key@lang: text}`` of every label looked up inside the block."""
+    used: dict[str, str] = {}
+    token = _RECORD.set(used)
+    try:
+        yield used
+    finally:
+        _RECORD.reset(token)
+
+
+def _lookup(tables: tuple[tuple[str, Mapping[str, Mapping[str, str]]], ...], key: str, lang: str) -> str:
     if lang not in LANGS:
         raise KeyError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
-    try:
-        entry = LABELS[key]
-    except KeyError:
-        raise KeyError(f"no label {key!r} in gradnotes.i18n.LABELS") from None
-    return entry[lang]
+    for _, table in tables:
+        if key in table:
+            text = table[key][lang]
+            break
+    else:
+        where = " or ".join(name for name, _ in tables)
+        raise KeyError(f"no label {key!r} in {where}")
+    used = _RECORD.get()
+    if used is not None:
+        used[f"{key}@{lang}"] = text
+    return text
+
+
+def t(key: str, lang: str) -> str:
+    """Return the glossary label ``key`` in ``lang``; a missing key or language raises KeyError."""
+    return _lookup((("the glossary", GLOSSARY),), key, lang)
+
+
+def translator(local: Mapping[str, Mapping[str, str]]) -> Callable[[str, str], str]:
+    """A ``t(key, lang)`` that looks in ``local`` (a figure's own ``LABELS``) first, then in the glossary.
+
+    Every entry of ``local`` must give every language, and must not shadow a glossary term (one word per concept).
+    """
+    for key, entry in local.items():
+        missing = [lang for lang in LANGS if not entry.get(lang)]
+        if missing:
+            raise KeyError(f"label {key!r} has no text for {', '.join(missing)}")
+        if key in GLOSSARY:
+            raise KeyError(f"label {key!r} is a glossary term: use the glossary's, do not redefine it")
+    tables = (("the figure's LABELS", local), ("the glossary", GLOSSARY))
+
+    def lookup(key: str, lang: str) -> str:
+        return _lookup(tables, key, lang)
+
+    return lookup

@@ -7,7 +7,7 @@ last axis. Everything (input, readout, weights) is drawn from one torch.Generato
 fixed order (x, R, W_1..W_L), so specs that differ only in activation/norm/loss see the very same draws.
 
 Reproducibility: the same call gives bit-identical results in any process (fixed threads, deterministic algorithms).
-Changing the thread count (GRADNOTES_THREADS) or, under BatchNorm, the set of specs batched together changes results
+Changing the thread count (``nets.threads``) or, under BatchNorm, the set of specs batched together changes results
 only by rounding (~1e-15 relative).
 """
 
@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gradnotes.spec import LEAKY_SLOPE, RECTIFIERS, SATURATING, Spec
+from gradnotes.engine.nets import activation_fn, fixed_threads, init_weight_, threads
+from gradnotes.engine.spec import RECTIFIERS, SATURATING, Spec
 
 # Per-layer metrics, in the order the CLI prints them; each is a list of `depth` values (or None when undefined).
 METRICS = (
@@ -51,43 +49,6 @@ DEFAULT_THREADS = 2
 # Below this many multiply-adds per layer a second thread costs more (OpenMP wake-ups) than it saves.
 _SMALL_LAYER_MACS = 2_000_000
 MAX_MEMBERS = 32  # members per batched computation: bounds memory (~1.5 GB at width = batch = 256, depth 30)
-
-
-def activation_fn(name: str) -> Callable[[Tensor], Tensor]:
-    """The torch function for an activation name."""
-    return {
-        "sigmoid": torch.sigmoid,
-        "tanh": torch.tanh,
-        "relu": F.relu,
-        "leaky_relu": functools.partial(F.leaky_relu, negative_slope=LEAKY_SLOPE),
-        "elu": F.elu,
-        "gelu": F.gelu,
-        "silu": F.silu,
-    }[name]
-
-
-def init_weight_(weight: Tensor, init: str, generator: torch.Generator) -> Tensor:
-    """Fill a (fan_out, fan_in) weight in place with torch.nn.init, drawing from ``generator``."""
-    init_fns: dict[str, Callable[[], Tensor]] = {
-        "standard_normal": lambda: nn.init.normal_(weight, 0.0, 1.0, generator=generator),
-        "small_normal": lambda: nn.init.normal_(weight, 0.0, 0.01, generator=generator),
-        "xavier_uniform": lambda: nn.init.xavier_uniform_(weight, gain=1.0, generator=generator),
-        "xavier_normal": lambda: nn.init.xavier_normal_(weight, gain=1.0, generator=generator),
-        "he_uniform": lambda: nn.init.kaiming_uniform_(
-            weight, a=0.0, mode="fan_in", nonlinearity="relu", generator=generator
-        ),
-        "he_normal": lambda: nn.init.kaiming_normal_(
-            weight, a=0.0, mode="fan_in", nonlinearity="relu", generator=generator
-        ),
-        # exactly nn.Linear.reset_parameters: U(+-1/sqrt(fan_in)), the "old" init of Glorot & Bengio's paper
-        "torch_default": lambda: nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator),
-        "orthogonal": lambda: nn.init.orthogonal_(weight, gain=1.0, generator=generator),
-        # LeCun normal: N(0, 1/fan_in); torch spells it kaiming_normal_ with the linear gain
-        "lecun_normal": lambda: nn.init.kaiming_normal_(
-            weight, mode="fan_in", nonlinearity="linear", generator=generator
-        ),
-    }
-    return init_fns[init]()
 
 
 @dataclass(frozen=True)
@@ -164,28 +125,27 @@ class Result:
 
 
 @contextlib.contextmanager
-def engine_settings(threads: int = DEFAULT_THREADS) -> Iterator[None]:
-    """Fix the thread count and deterministic algorithms for the block, restoring the caller's settings after."""
-    previous_threads = torch.get_num_threads()
+def engine_settings(count: int = DEFAULT_THREADS) -> Iterator[None]:
+    """``threads(count)`` plus deterministic algorithms for the block, restoring the caller's settings after."""
     previous_deterministic = torch.are_deterministic_algorithms_enabled()
     previous_fill = torch.utils.deterministic.fill_uninitialized_memory
-    torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     # deterministic mode NaN-fills every new tensor by default: a full extra memory pass per op, and our ops never
     # read uninitialised memory
     torch.utils.deterministic.fill_uninitialized_memory = False
     try:
-        yield
+        with threads(count):
+            yield
     finally:
-        torch.set_num_threads(previous_threads)
         torch.use_deterministic_algorithms(previous_deterministic)
         torch.utils.deterministic.fill_uninitialized_memory = previous_fill
 
 
-def _threads_for(spec: Spec) -> int:
-    env = os.environ.get("GRADNOTES_THREADS")
-    if env:
-        return max(1, int(env))
+def threads_for(spec: Spec) -> int:
+    """The thread count a spec runs with: an enclosing ``nets.threads(n)`` decides, else the layer size."""
+    fixed = fixed_threads()
+    if fixed is not None:
+        return fixed
     if spec.batch * spec.width * spec.width < _SMALL_LAYER_MACS:
         return 1
     return DEFAULT_THREADS
@@ -219,7 +179,7 @@ def run_many(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[R
     done: dict[Spec, Result] = {}
     current: tuple[tuple, _Stacked] | None = None
     for keys, chunk in chunks:
-        with engine_settings(_threads_for(chunk[0])):
+        with engine_settings(threads_for(chunk[0])):
             if current is None or current[0] != keys:
                 current = None  # free the previous draws before drawing new ones
                 current = (keys, _Stacked.of([draw(spec) for spec in chunk]))

@@ -20,36 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gradnotes.engine.nets import activation_fn, activation_module, init_weight_
 from gradnotes.errors import UserError
 
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": F.relu,
-    "leaky_relu": functools.partial(F.leaky_relu, negative_slope=0.01),
-}
-ACTIVATION_MODULES: dict[str, Callable[[], nn.Module]] = {
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "leaky_relu": functools.partial(nn.LeakyReLU, negative_slope=0.01),
-}
-INITS = ("xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "small_normal", "standard_normal")
 NORMS = ("none", "batchnorm", "layernorm")
 DIGITS_TEST_PER_CLASS = 36  # 360 of the 1797 images are held out, 36 of every class
 DIGITS_SPLIT_SEED = 0
 BN_EPS = 1e-5
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int = 1) -> Iterator[None]:
-    """Run the block with a fixed thread count (reductions are reproducible only for a fixed count), then restore."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -108,23 +85,6 @@ def load_digits(needed_by: str = "the digits experiments") -> Digits:
     )
 
 
-def init_weight_(weight: Tensor, init: str, generator: torch.Generator) -> Tensor:
-    """Fill a (fan_out, fan_in) weight in place with ``torch.nn.init``, drawing from ``generator``."""
-    if init == "xavier_uniform":
-        return nn.init.xavier_uniform_(weight, generator=generator)
-    if init == "xavier_normal":
-        return nn.init.xavier_normal_(weight, generator=generator)
-    if init == "he_uniform":
-        return nn.init.kaiming_uniform_(weight, nonlinearity="relu", generator=generator)
-    if init == "he_normal":
-        return nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator)
-    if init == "small_normal":
-        return nn.init.normal_(weight, 0.0, 0.01, generator=generator)
-    if init == "standard_normal":
-        return nn.init.normal_(weight, 0.0, 1.0, generator=generator)
-    raise UserError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
-
-
 class StackedMLP(nn.Module):
     """``members`` independent MLPs (Linear → [norm] → activation, …, Linear) evaluated as one batched network.
 
@@ -143,8 +103,7 @@ class StackedMLP(nn.Module):
         norm: str = "none",
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise UserError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        activation_fn(activation)  # an unknown name is a UserError listing the valid ones
         if norm not in NORMS:
             raise UserError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
         if len(inits) != len(seeds) or not seeds:
@@ -195,7 +154,7 @@ class StackedMLP(nn.Module):
     def forward(self, x: Tensor, preactivations: list[Tensor] | None = None) -> Tensor:
         """Logits (members, batch, n_out); the inputs of every activation are appended to ``preactivations``."""
         h = x if x.dim() == 3 else x.expand(self.members, *x.shape)
-        phi = ACTIVATIONS[self.activation]
+        phi = activation_fn(self.activation)
         last = len(self.weights) - 1
         for layer in range(last):
             a = self.normalize(layer, self.linear(layer, h))
@@ -266,7 +225,7 @@ class StackedMLP(nn.Module):
                     ln.weight.copy_(self.gains[layer][k, 0])
                     ln.bias.copy_(self.shifts[layer][k, 0])
                     modules.append(ln)
-                modules.append(ACTIVATION_MODULES[self.activation]())
+                modules.append(activation_module(self.activation))
         model = nn.Sequential(*modules)
         return model.train(self.training)
 

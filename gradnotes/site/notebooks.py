@@ -5,35 +5,32 @@
 executed, execution timing left out, so the same inputs give the same bytes. mkdocs-jupyter renders these executed
 notebooks as the pages (the MkDocs hook points the page at them) and publishes each next to its page as the download.
 
-A notebook is re-executed only when its key changes: its source, the ``gradnotes`` modules it imports (transitively),
-or a library version. Stale notebooks run on up to two kernels, one after another on each (``%reset -f`` between
+A notebook is re-executed only when its key changes: its source, the ``gradnotes`` modules it imports (transitively,
+``keys.dependencies``, the same closure the figures use), or a library version; or when the executed file no
+longer has the checksum its stamp records (a truncated or edited copy in the cache is rebuilt, never published). Stale notebooks run on up to two kernels, one after another on each (``%reset -f`` between
 them): starting a kernel and importing torch cost more than running a notebook. A failing cell fails the build with
 one line naming the notebook and the error.
 
-Run ``python -m gradnotes.notebooks [--force] [--quiet]``; exit status 0 done, 1 a notebook failed.
+Run ``python -m gradnotes.site.notebooks [--force] [--quiet]``; exit status 0 done, 1 a notebook failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import hashlib
 import html
-import importlib.metadata
 import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gradnotes import paths
+from gradnotes import keys, paths
 
 SOURCE_DIR = paths.DOCS_DIR / "notebooks"
-PACKAGE_DIR = Path(__file__).resolve().parent
+THIS_FILE = Path(__file__).resolve()
 VERSIONED = ("torch", "numpy", "matplotlib", "matplotlib-inline", "ipykernel", "nbclient", "nbformat", "jupytext")
 KERNEL = "python3"
 CELL_TIMEOUT = 600  # seconds; a notebook cell here runs for about one
@@ -69,32 +66,7 @@ def executed_path(source: Path) -> Path:
 
 
 def _versions() -> str:
-    found = []
-    for name in VERSIONED:
-        try:
-            found.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            found.append(f"{name}==absent")
-    return f"python=={platform.python_version()};" + ";".join(found)
-
-
-def _gradnotes_imports(code: str) -> set[str]:
-    """Module files of ``gradnotes`` that Python ``code`` imports (``from gradnotes import style`` → style.py)."""
-    lines = [line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))]  # IPython magics
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
-        return {path.name for path in PACKAGE_DIR.glob("*.py")}  # cannot tell: depend on everything
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "gradnotes":
-            if node.module == "gradnotes":
-                found.update(f"{alias.name}.py" for alias in node.names)
-            else:
-                found.add(node.module.split(".")[1] + ".py")
-        elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] + ".py" for a in node.names if a.name.startswith("gradnotes."))
-    return {name for name in found if (PACKAGE_DIR / name).is_file()}
+    return f"python=={platform.python_version()};" + keys.versions(VERSIONED)
 
 
 def dependencies(source: Path) -> list[Path]:
@@ -103,37 +75,33 @@ def dependencies(source: Path) -> list[Path]:
     A notebook is re-executed when one of these changes, not on every edit anywhere in the package.
     """
     nb_code = "\n".join(cell.source for cell in read(source).cells if cell.cell_type == "code")
-    pending, seen = _gradnotes_imports(nb_code) | {"__init__.py", "notebooks.py"}, set()
-    while pending:
-        name = pending.pop()
-        seen.add(name)
-        pending |= _gradnotes_imports((PACKAGE_DIR / name).read_text(encoding="utf-8")) - seen
-    return sorted(PACKAGE_DIR / name for name in seen)
+    return keys.dependencies(nb_code, extra=[THIS_FILE])
 
 
 def key(source: Path, depends_on: Sequence[Path] | None = None) -> str:
     """The content key: notebook source + the package files it depends on + library versions."""
-    digest = hashlib.sha256()
-    parts = [source.read_bytes(), _versions().encode()]
     files = dependencies(source) if depends_on is None else depends_on
-    parts += [path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") for path in files]
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "little") + part)
-    return digest.hexdigest()
+    present = [path for path in files if path.is_file()]
+    missing = sorted(str(path) for path in files if not path.is_file())
+    return keys.content_key(source.read_bytes(), _versions(), *keys.sources_part(present), *missing)
 
 
 def _stamp_path(target: Path) -> Path:
     return target.with_suffix(".key.json")
 
 
-def _write_stamp(source: Path) -> None:
+def _write_stamp(source: Path, executed: bytes) -> None:
     files = dependencies(source)
-    stamp = {"key": key(source, files), "dependencies": [path.name for path in files]}
-    _stamp_path(executed_path(source)).write_text(json.dumps(stamp, indent=1) + "\n")
+    stamp = {
+        "key": key(source, files),
+        "dependencies": [path.relative_to(paths.ROOT).as_posix() for path in files],
+        "sha256": keys.sha256(executed),
+    }
+    keys.write_if_changed(_stamp_path(executed_path(source)), json.dumps(stamp, indent=1) + "\n")
 
 
 def is_current(source: Path) -> bool:
-    """True when the executed notebook exists and was made from the current inputs.
+    """True when the executed notebook exists, has the bytes its stamp records, and was made from the current inputs.
 
     The stamp lists the files the key was computed from, so the check needs no notebook parsing (it runs before
     every build): a changed source changes the key anyway, and so does a new import in a listed module.
@@ -141,10 +109,11 @@ def is_current(source: Path) -> bool:
     target = executed_path(source)
     try:
         stamp = json.loads(_stamp_path(target).read_text())
-        recorded, names = stamp["key"], stamp["dependencies"]
+        recorded, names, checksum = stamp["key"], stamp["dependencies"], stamp["sha256"]
+        intact = keys.sha256(target.read_bytes()) == checksum
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return target.is_file() and recorded == key(source, [PACKAGE_DIR / name for name in names])
+    return intact and recorded == key(source, [paths.ROOT / name for name in names])
 
 
 def read(source: Path) -> Any:
@@ -201,17 +170,6 @@ def attach_alt_text(nb: Any, source: Path) -> Any:
     return nb
 
 
-def _write_if_changed(path: Path, text: str) -> bool:
-    data = text.encode()
-    if path.is_file() and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(data)
-    os.replace(handle.name, path)  # atomic: mkdocs serve never sees half a notebook
-    return True
-
-
 def _start_kernel(cwd: Path) -> Any:
     import zmq
     from jupyter_client.manager import KernelManager
@@ -265,9 +223,10 @@ def _run_chunk(chunk: Sequence[Path], progress: bool) -> list[Path]:
             began = time.perf_counter()
             executed = attach_alt_text(coalesce_streams(_execute(read(source), km, source)), source)
             target = executed_path(source)
-            if _write_if_changed(target, nbformat.writes(executed) + "\n"):
+            text = (nbformat.writes(executed) + "\n").encode()
+            if keys.write_if_changed(target, text):
                 changed.append(target)
-            _write_stamp(source)
+            _write_stamp(source, text)
             if progress:
                 print(f"gradnotes notebooks: {source.name} executed in {time.perf_counter() - began:.1f} s", flush=True)
     finally:
@@ -299,8 +258,8 @@ def build(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gradnotes.notebooks``: execute stale notebooks; a failing cell is one line and exit status 1."""
-    parser = argparse.ArgumentParser(prog="python -m gradnotes.notebooks", description=__doc__.splitlines()[0])
+    """``python -m gradnotes.site.notebooks``: execute stale notebooks; a failing cell is one line and exit status 1."""
+    parser = argparse.ArgumentParser(prog="python -m gradnotes.site.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="re-execute every notebook")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)

@@ -9,10 +9,10 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from gradnotes.spec import ACTIVATIONS, DTYPES, INITS, LOSSES, NORMS, Spec
+from gradnotes.engine.spec import ACTIVATIONS, DTYPES, INITS, LOSSES, NORMS, Spec
 
 if TYPE_CHECKING:
-    from gradnotes.sim import Result
+    from gradnotes.engine.sim import Result
 
 DEFAULT_SEEDS = "0,1,2,3,4"
 RATIO_METRICS = {"log10_ratio_weight_grad": "weight_grad_norm", "log10_ratio_preact_grad": "preact_grad_norm"}
@@ -97,7 +97,7 @@ def _mean_std(values: Sequence[float]) -> dict[str, float]:
 
 def simulate_report(results: Sequence[Result], seeds: Sequence[int]) -> dict[str, Any]:
     """The JSON object `gradnotes simulate --json` prints."""
-    from gradnotes.sim import METRICS
+    from gradnotes.engine.sim import METRICS
 
     per_seed = []
     for seed, result in zip(seeds, results, strict=True):
@@ -137,11 +137,11 @@ def simulate_command(args: argparse.Namespace) -> int:
     """`gradnotes simulate`: one network per seed, JSON or a per-layer table of seed means."""
     specs = [Spec(seed=seed, **_spec_fields(args)) for seed in args.seeds]
     if args.no_cache:
-        from gradnotes.sim import run_many
+        from gradnotes.engine.sim import run_many
 
         results = run_many(specs)
     else:
-        from gradnotes.cache import cached_many
+        from gradnotes.engine.cache import cached_many
 
         results = cached_many(specs)
     report = simulate_report(results, args.seeds)
@@ -176,7 +176,7 @@ def simulate_command(args: argparse.Namespace) -> int:
 
 def theory_command(args: argparse.Namespace) -> int:
     """`gradnotes theory`: mean-field predictions, JSON or a per-layer table."""
-    from gradnotes.theory import predict
+    from gradnotes.engine.theory import predict
 
     spec = Spec(**_spec_fields(args))
     prediction = predict(spec)
@@ -202,7 +202,7 @@ def theory_command(args: argparse.Namespace) -> int:
 
 def bench_command(args: argparse.Namespace) -> int:
     """`gradnotes bench`: the grid cold, its FLOP rate, and the ratio to plain bmm."""
-    from gradnotes.bench import grid_specs, run_bench
+    from gradnotes.engine.bench import grid_specs, run_bench
 
     if args.quick:
         specs = grid_specs(depth=8, width=64, batch=64, seeds=(0, 1))

@@ -1,0 +1,5 @@
+"""``gradnotes diagnose FILE.py[:FUNCTION]``."""
+
+from gradnotes.diagnose.measure import register_cli
+
+__all__ = ["register_cli"]
