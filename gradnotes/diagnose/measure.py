@@ -599,11 +599,26 @@ def _flags(loss: float, rows: list[LayerStats], th: Thresholds) -> list[Flag]:
 # --- plot --------------------------------------------------------------------------------------------------------
 
 
+# The plot's own texts (merged over the site's glossary by labels.translator).
+LABELS = {
+    "backprop_rms": {"ko": "역전파 기울기 RMS ‖∂L/∂y‖", "en": "back-propagated gradient RMS ‖∂L/∂y‖"},
+    "gradient": {"ko": "기울기", "en": "gradient"},
+    "grad_data_ratio": {"ko": "기울기 대 가중치 비 ‖∂L/∂W‖/‖W‖", "en": "grad:data ratio ‖∂L/∂W‖/‖W‖"},
+    "act_std": {"ko": "출력의 표준편차", "en": "output standard deviation"},
+    "unit_fraction": {"ko": "유닛 비율", "en": "fraction of units"},
+    "threshold": {"ko": "경고 기준", "en": "threshold"},
+    "layer_forward_order": {"ko": "층 (순전파 순서)", "en": "layer (forward order)"},
+    "weight_outputs": {"ko": "가중치 층", "en": "weight layers"},
+    "activation_outputs": {"ko": "활성화 함수", "en": "activation functions"},
+}
+
+
 def plot(report: Report, lang: str = "en") -> Figure:
     """A per-layer figure of the report: weight-gradient norm, grad:data ratio, activation std, saturated/dead units."""
     from gradnotes.site import style
-    from gradnotes.site.labels import t
+    from gradnotes.site.labels import translator
 
+    t = translator(LABELS)
     rows = report.layers
     fig = style.figure(style.PAGE_WIDTH, 7.2)
     axes = fig.subplots(2, 2, sharex=True)
@@ -617,14 +632,14 @@ def plot(report: Report, lang: str = "en") -> Figure:
     weight_rows = [r if r.role == "weight" else None for r in rows]
     ax = axes[0, 0]
     for values, marker, color, label in (
-        ([r.weight_grad_norm if r else None for r in weight_rows], "o-", style.PALETTE["blue"], "diag_grad_norm"),
-        ([r.out_grad_rms if r else None for r in weight_rows], "^-", style.PALETTE["green"], "diag_backprop_rms"),
+        ([r.weight_grad_norm if r else None for r in weight_rows], "o-", style.PALETTE["blue"], "weight_grad_norm"),
+        ([r.out_grad_rms if r else None for r in weight_rows], "^-", style.PALETTE["green"], "backprop_rms"),
     ):
         xs, ys = series(values)
         if xs:
             ax.plot(xs, ys, marker, color=color, markersize=4, label=t(label, lang))
     ax.set_yscale("log")
-    ax.set_ylabel(t("diag_gradient", lang))
+    ax.set_ylabel(t("gradient", lang))
     ax.legend(loc="best")
     ax = axes[0, 1]
     xs, ys = series([r.grad_data_ratio if r else None for r in weight_rows])
@@ -634,21 +649,21 @@ def plot(report: Report, lang: str = "en") -> Figure:
         color=style.PALETTE["vermillion"],
         linestyle="--",
         linewidth=1.2,
-        label=t("diag_threshold", lang),
+        label=t("threshold", lang),
     )
     ax.set_yscale("log")
-    ax.set_ylabel(t("diag_grad_data_ratio", lang))
+    ax.set_ylabel(t("grad_data_ratio", lang))
     ax.legend(loc="lower right")
     ax = axes[1, 0]
     for role, marker, color, label in (
-        ("weight", "o-", style.PALETTE["blue"], "diag_weight_outputs"),
-        ("activation", "s-", style.PALETTE["orange"], "diag_activation_outputs"),
+        ("weight", "o-", style.PALETTE["blue"], "weight_outputs"),
+        ("activation", "s-", style.PALETTE["orange"], "activation_outputs"),
     ):
         xs, ys = series([r.act_std if r.role == role else None for r in rows])
         if xs:
             ax.plot(xs, ys, marker, color=color, markersize=4, label=t(label, lang))
     ax.set_yscale("log")
-    ax.set_ylabel(t("diag_act_std", lang))
+    ax.set_ylabel(t("act_std", lang))
     ax.legend(loc="best")
 
     ax = axes[1, 1]
@@ -665,13 +680,13 @@ def plot(report: Report, lang: str = "en") -> Figure:
         )
         ax.axhline(report.thresholds.max_dead_fraction, color=style.COLORS["relu"], linestyle=":", linewidth=1)
     ax.set_ylim(0, 1)
-    ax.set_ylabel(t("diag_unit_fraction", lang))
+    ax.set_ylabel(t("unit_fraction", lang))
     if sat or dead:
         ax.legend(loc="upper left")
     for ax in axes[1]:
         if len(rows) <= 48:  # beyond that, names overlap: the JSON and the table carry them
             ax.set_xticks(x, [f"{n} · {r.kind}" for n, r in zip(names, rows, strict=True)], rotation=90, fontsize=7)
-        ax.set_xlabel(t("diag_layer", lang))
+        ax.set_xlabel(t("layer_forward_order", lang))
     return fig
 
 

@@ -159,17 +159,7 @@ GLOSSARY: dict[str, dict[str, str]] = {
     "mu_symbol": {"ko": "μ", "en": "μ"},
     "sigma2_symbol": {"ko": "σ²", "en": "σ²"},
     "sequence_case": {"ko": "시퀀스 (N, C, T)", "en": "sequences (N, C, T)"},
-    # --- notebooks and diagnose ---
-    "diag_grad_norm": {"ko": "가중치 기울기 노름 ‖∂L/∂W‖", "en": "weight gradient norm ‖∂L/∂W‖"},
-    "diag_backprop_rms": {"ko": "역전파 기울기 RMS ‖∂L/∂y‖", "en": "back-propagated gradient RMS ‖∂L/∂y‖"},
-    "diag_gradient": {"ko": "기울기", "en": "gradient"},
-    "diag_grad_data_ratio": {"ko": "기울기 대 가중치 비 ‖∂L/∂W‖/‖W‖", "en": "grad:data ratio ‖∂L/∂W‖/‖W‖"},
-    "diag_act_std": {"ko": "출력의 표준편차", "en": "output standard deviation"},
-    "diag_unit_fraction": {"ko": "유닛 비율", "en": "fraction of units"},
-    "diag_threshold": {"ko": "경고 기준", "en": "threshold"},
-    "diag_layer": {"ko": "층 (순전파 순서)", "en": "layer (forward order)"},
-    "diag_weight_outputs": {"ko": "가중치 층", "en": "weight layers"},
-    "diag_activation_outputs": {"ko": "활성화 함수", "en": "activation functions"},
+    # --- notebooks ---
     "nb_companion_spread": {"ko": "같은 샘플 출력의 흔들림(표준편차)", "en": "spread of the same sample's output (std)"},
 }
 

@@ -33,7 +33,10 @@ PALETTE = {
     "grey": "#7F7F7F",
 }
 CYCLE = ["blue", "vermillion", "green", "orange", "purple", "sky", "black"]
+# One colour per meaning, on every figure: an activation, an init or a norm keeps its colour from figure to figure
+# (tests/site/test_style.py fails on a figure that spells out its own colour for one of these names).
 COLORS = {
+    # activations
     "sigmoid": PALETTE["vermillion"],
     "tanh": PALETTE["orange"],
     "relu": PALETTE["blue"],
@@ -41,6 +44,21 @@ COLORS = {
     "elu": PALETTE["purple"],
     "gelu": PALETTE["sky"],
     "silu": PALETTE["black"],
+    # initialisations: a family shares its hue (uniform and normal differ by line style where both appear)
+    "standard_normal": PALETTE["vermillion"],
+    "small_normal": PALETTE["sky"],
+    "xavier_uniform": PALETTE["orange"],
+    "xavier_normal": PALETTE["orange"],
+    "he_uniform": PALETTE["blue"],
+    "he_normal": PALETTE["blue"],
+    "torch_default": PALETTE["purple"],
+    "orthogonal": PALETTE["green"],
+    "lecun_normal": PALETTE["black"],
+    # normalisations
+    "none": PALETTE["vermillion"],
+    "batchnorm": PALETTE["blue"],
+    "batchnorm_folded": PALETTE["sky"],
+    "layernorm": PALETTE["green"],
 }
 # Two widths, in inches at 100 dpi: the body column (~700 px) and the full page (~1000 px).
 BODY_WIDTH = 7.0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import PYTHON, ROOT, run
 
+from gradnotes import keys
 from gradnotes.site import notebooks
 
 DOCS = ROOT / "docs"
@@ -71,16 +72,20 @@ def test_cell_ids_are_deterministic_and_jupytext_metadata_is_dropped():
 
 
 def test_dependencies_follow_imports_transitively():
-    deps = {p.name for p in notebooks.dependencies(DOCS / "notebooks" / "initialization.md")}
-    assert {"sim.py", "spec.py", "theory.py", "style.py", "i18n.py", "notebooks.py"} <= deps
-    assert "errors.py" in deps  # imported by spec.py, not by the notebook itself
-    assert "figures.py" not in deps and "diagnose.py" not in deps
-    assert notebooks._gradnotes_imports(
-        "%matplotlib inline\nfrom gradnotes import style, i18n\nimport gradnotes.engine.sim"
-    ) == {
-        "style.py",
-        "i18n.py",
-        "sim.py",
+    deps = {p.relative_to(ROOT).as_posix() for p in notebooks.dependencies(DOCS / "notebooks" / "initialization.md")}
+    engine = {"gradnotes/engine/sim.py", "gradnotes/engine/spec.py", "gradnotes/engine/theory.py"}
+    assert engine | {"gradnotes/site/style.py", "gradnotes/site/labels.py", "gradnotes/site/notebooks.py"} <= deps
+    assert "gradnotes/errors.py" in deps  # imported by spec.py, not by the notebook itself
+    assert "gradnotes/site/gallery.py" not in deps and not any(d.startswith("gradnotes/diagnose/") for d in deps)
+    direct = keys.imported_modules(
+        "%matplotlib inline\nfrom gradnotes.site import style, labels\nimport gradnotes.engine.sim"
+    )
+    assert {p.relative_to(ROOT).as_posix() for p in direct} == {
+        "gradnotes/site/__init__.py",
+        "gradnotes/site/style.py",
+        "gradnotes/site/labels.py",
+        "gradnotes/engine/__init__.py",
+        "gradnotes/engine/sim.py",
     }
 
 
@@ -249,11 +254,11 @@ def test_execution_is_deterministic_and_independent_of_the_shared_kernel(execute
 
 def _hook_configured() -> bool:
     hooks = re.search(r"^hooks:\n((?:[ \t]+- .*\n)+)", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
-    return bool(hooks) and "gradnotes/notebook_hook.py" in hooks.group(1)
+    return bool(hooks) and "hooks/notebooks.py" in hooks.group(1)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _hook_configured(), reason="mkdocs.yml does not list gradnotes/notebook_hook.py under hooks")
+@pytest.mark.skipif(not _hook_configured(), reason="mkdocs.yml does not list hooks/notebooks.py under hooks")
 @pytest.mark.parametrize("lang", ["ko", "en"])
 @pytest.mark.parametrize("topic", TOPICS)
 def test_built_notebook_page_has_outputs_a_download_and_is_light(built_site, topic, lang):

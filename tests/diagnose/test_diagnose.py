@@ -352,13 +352,14 @@ def test_table_has_one_row_per_layer():
 
 def test_plot_labels_come_from_the_label_table():
     from gradnotes.site import style
-    from gradnotes.site.labels import t
+    from gradnotes.site.labels import translator
 
+    t = translator(dg.LABELS)
     report = dg.diagnose(mlp(3, act=nn.Sigmoid), batch(), cross_entropy)
     for lang in ("ko", "en"):
         fig = dg.plot(report, lang)
         texts = {ax.get_ylabel() for ax in fig.axes} | {ax.get_xlabel() for ax in fig.axes}
-        assert t("diag_grad_data_ratio", lang) in texts and t("diag_layer", lang) in texts
+        assert t("grad_data_ratio", lang) in texts and t("layer_forward_order", lang) in texts
         svg = style.save_svg(fig)  # raises on a glyph missing from every font
         assert svg.startswith(b"<?xml")
 

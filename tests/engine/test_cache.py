@@ -76,10 +76,12 @@ def test_key_covers_spec_and_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cache.result_key(SPEC) != key
 
 
-def test_fingerprint_reads_the_engine_sources() -> None:
-    assert set(cache.ENGINE_MODULES) == {"spec.py", "sim.py"}
-    package = Path(cache.__file__).parent
-    assert all((package / name).is_file() for name in cache.ENGINE_MODULES)
+def test_results_are_keyed_on_the_simulator_and_what_it_imports_only() -> None:
+    names = {p.relative_to(Path(cache.__file__).parents[2]).as_posix() for p in cache.simulator_sources()}
+    assert {"gradnotes/engine/sim.py", "gradnotes/engine/spec.py", "gradnotes/engine/nets.py"} <= names
+    # theory, the cache itself, the CLI and every other product cannot change a Result's numbers
+    assert not {"gradnotes/engine/theory.py", "gradnotes/engine/cache.py", "gradnotes/engine/cli.py"} & names
+    assert not any(n.startswith(("gradnotes/site/", "gradnotes/diagnose/", "gradnotes/experiments/")) for n in names)
 
 
 def test_misses_are_simulated_together(engine_count_runs: list[int]) -> None:
