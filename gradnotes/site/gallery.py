@@ -153,6 +153,34 @@ def data_key(figure_id: str) -> str:
     )
 
 
+def figure_labels(figure_id: str) -> dict:
+    """The figure's own ``LABELS`` dict, read from its source as a literal (no import)."""
+    tree = ast.parse(source_path(figure_id).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "LABELS" for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                raise FigureError(f"figure {figure_id!r}: LABELS must be a plain dict literal") from None
+    return {}
+
+
+def current_labels(figure_id: str, used: Iterable[str]) -> dict[str, str] | None:
+    """Today's texts of the labels a figure drew last time (``key@lang`` → text), or None if one no longer exists."""
+    from gradnotes.site.labels import GLOSSARY
+
+    own = figure_labels(figure_id)
+    texts = {}
+    for entry in used:
+        key, _, lang = entry.rpartition("@")
+        table = own if key in own else GLOSSARY
+        try:
+            texts[entry] = table[key][lang]
+        except (KeyError, TypeError):
+            return None
+    return texts
+
+
 def svg_key(figure_id: str, lang: str, key_of_data: str, labels: dict[str, str]) -> str:
     """Content key of one rendered language: data key, style, the label texts drawn, language, matplotlib."""
     return keys.content_key(
@@ -315,8 +343,10 @@ def _pending(figure_id: str, key: str, langs: list[str], out: Path, manifest: di
             intact = known.get("sha256") == keys.sha256(target.read_bytes())
         except OSError:
             intact = False
-        labels = known.get("labels")
-        current = isinstance(labels, dict) and known.get("key") == svg_key(figure_id, lang, key, labels)
+        # the labels it drew last time, with the texts they have now: an edited label re-renders this figure only
+        recorded = known.get("labels")
+        labels = current_labels(figure_id, recorded) if isinstance(recorded, dict) else None
+        current = labels is not None and known.get("key") == svg_key(figure_id, lang, key, labels)
         if force or not intact or not current:
             todo.append(lang)
     return todo

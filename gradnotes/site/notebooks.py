@@ -7,8 +7,9 @@ notebooks as the pages (the MkDocs hook points the page at them) and publishes e
 
 A notebook is re-executed only when its key changes: its source, the ``gradnotes`` modules it imports (transitively,
 ``keys.dependencies``, the same closure the figures use), or a library version; or when the executed file no
-longer has the checksum its stamp records (a truncated or edited copy in the cache is rebuilt, never published). Stale notebooks run on up to two kernels, one after another on each (``%reset -f`` between
-them): starting a kernel and importing torch cost more than running a notebook. A failing cell fails the build with
+longer has the checksum its stamp records (a truncated or edited copy in the cache is rebuilt, never published).
+Stale notebooks run on up to two kernels, one after another on each (``%reset -f`` between them): starting a kernel
+and importing torch cost more than running a notebook. A failing cell fails the build with
 one line naming the notebook and the error.
 
 Run ``python -m gradnotes.site.notebooks [--force] [--quiet]``; exit status 0 done, 1 a notebook failed.
