@@ -26,8 +26,8 @@ _API = {
     "predict": "gradnotes.engine.theory",
     "Prediction": "gradnotes.engine.theory",
     "diagnose": "gradnotes.diagnose.measure",
-    "Report": "gradnotes.diagnose.measure",
-    "Thresholds": "gradnotes.diagnose.measure",
+    "Report": "gradnotes.diagnose.report",
+    "Thresholds": "gradnotes.diagnose.rules",
 }
 __all__ = sorted(_API)
 

@@ -11,8 +11,10 @@ from conftest import PYTHON, ROOT, run
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from gradnotes import diagnose as dg  # noqa: E402
+import gradnotes.diagnose as dg  # noqa: E402
 from gradnotes.__main__ import main  # noqa: E402
+from gradnotes.diagnose.measure import _saturated  # noqa: E402
+from gradnotes.diagnose.plot import LABELS  # noqa: E402
 from gradnotes.errors import UserError  # noqa: E402
 
 DOCS_SRC = ROOT / "docs_src" / "diagnose"
@@ -190,7 +192,7 @@ def test_saturation_is_exactly_where_the_slope_is_below_5_percent_of_the_slope_a
     zero = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     (slope_at_zero,) = torch.autograd.grad(module(zero).sum(), zero)
     expected = slope < 0.05 * slope_at_zero
-    got = dg._saturated(module, y.detach(), 0.05)
+    got = _saturated(module, y.detach(), 0.05)
     boundary = (slope / slope_at_zero - 0.05).abs() < 1e-6  # floating-point ties at the exact threshold
     assert torch.equal(got[~boundary], expected[~boundary])
     assert expected.any() and (~expected).any()
@@ -354,7 +356,7 @@ def test_plot_labels_come_from_the_label_table():
     from gradnotes.site import style
     from gradnotes.site.labels import translator
 
-    t = translator(dg.LABELS)
+    t = translator(LABELS)
     report = dg.diagnose(mlp(3, act=nn.Sigmoid), batch(), cross_entropy)
     for lang in ("ko", "en"):
         fig = dg.plot(report, lang)
