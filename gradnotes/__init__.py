@@ -5,7 +5,8 @@ The public Python API (imported lazily, so that ``import gradnotes`` costs nothi
 * ``Spec``, ``run``, ``run_many``, ``Result`` — simulate networks at initialisation (``gradnotes.engine``);
 * ``cached``, ``cached_many`` — the same through the content-addressed result cache;
 * ``predict``, ``Prediction`` — mean-field theory for the same specs;
-* ``diagnose``, ``Report``, ``Thresholds`` — per-layer diagnosis of your own model (``gradnotes.diagnose``).
+* ``Report``, ``Thresholds`` — per-layer diagnosis of your own model: ``from gradnotes.diagnose import diagnose``
+  (``gradnotes.diagnose`` is that subpackage, so the function is not re-exported here under the same name).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ _API = {
     "cached_many": "gradnotes.engine.cache",
     "predict": "gradnotes.engine.theory",
     "Prediction": "gradnotes.engine.theory",
-    "diagnose": "gradnotes.diagnose.measure",
     "Report": "gradnotes.diagnose.report",
     "Thresholds": "gradnotes.diagnose.rules",
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
-import json
 import math
 import sys
 import traceback
@@ -17,6 +16,7 @@ from gradnotes.diagnose.measure import diagnose
 from gradnotes.diagnose.plot import plot
 from gradnotes.diagnose.rules import Thresholds
 from gradnotes.errors import UserError
+from gradnotes.strictjson import dumps
 
 if TYPE_CHECKING:
     from gradnotes.diagnose.report import Report
@@ -128,7 +128,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         raise UserError(f"--plot must end in .svg, .png or .pdf, got {args.plot}")
     report = run_factory(args.target, thresholds)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        # strict JSON: NaN/inf become null; nonfinite_activations/nonfinite_gradients count what overflowed
+        print(dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(f"gradnotes diagnose {args.target}: loss {report.loss:.4g}, {len(report.layers)} layer(s)\n")
         print(report.table())
@@ -155,9 +156,13 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         description="Run make_model() from FILE.py, which returns (model, batch, loss_fn) with loss_fn(model, batch) "
         "-> scalar loss; print per-layer statistics and flagged problems. Exit status: 0 healthy, 1 problems "
         "flagged, 2 bad input.",
+        epilog="examples:\n  gradnotes diagnose docs_src/diagnose/deep_sigmoid.py\n"
+        "  gradnotes diagnose my_model.py:make_model --json > report.json\n"
+        "  gradnotes diagnose my_model.py --plot layers.svg --lang ko",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("target", metavar="FILE.py[:FUNCTION]", help="the factory (FUNCTION defaults to make_model)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON (NaN/Infinity kept)")
+    p.add_argument("--json", action="store_true", help="print the report as strict JSON (non-finite numbers are null)")
     p.add_argument("--plot", metavar="OUT.svg", help="write a per-layer plot (.svg, .png or .pdf)")
     p.add_argument("--lang", choices=("ko", "en"), default="en", help="language of the plot's labels")
     defaults = Thresholds()

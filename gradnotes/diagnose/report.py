@@ -58,7 +58,7 @@ class Report:
         return [f for f in self.flags if f.kind == kind]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``json.dumps``; NaN and ±inf stay floats (``json`` writes them as NaN/Infinity)."""
+        """Plain data for JSON; NaN and ±inf stay floats here (the CLI prints strict JSON: ``strictjson.dumps``)."""
         return {
             "loss": self.loss,
             "healthy": self.healthy,

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from gradnotes.engine.nets import activation_fn, fixed_threads, init_weight_, threads
 from gradnotes.engine.spec import RECTIFIERS, SATURATING, Spec
+from gradnotes.errors import UserError
 
 # Per-layer metrics, in the order the CLI prints them; each is a list of `depth` values (or None when undefined).
 METRICS = (
@@ -151,6 +152,41 @@ def threads_for(spec: Spec) -> int:
     return DEFAULT_THREADS
 
 
+def memory_estimate(spec: Spec, members: int = 1) -> int:
+    """Bytes a batched run of ``members`` such networks holds at its peak (weights, their gradients, and the per-layer
+    tensors autograd keeps for the backward pass); within a factor ~1.5 of what was measured."""
+    itemsize = 8 if spec.dtype == "float64" else 4
+    weights = 2 * spec.depth * spec.width * spec.width  # W and dL/dW
+    per_layer = 6 * spec.batch * spec.width  # a, z, h and what the norm and activation save, plus gradients in flight
+    histograms = spec.depth * spec.batch * spec.width * 2 if spec.hist_bins else 0
+    return members * itemsize * (weights + spec.depth * per_layer + histograms)
+
+
+def available_memory() -> int | None:
+    """MemAvailable of this machine in bytes (Linux), or None where unknown."""
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _check_memory(spec: Spec, members: int) -> None:
+    need, have = memory_estimate(spec, members), available_memory()
+    if have is not None and need > 0.8 * have:
+        largest = max(
+            ("--width", spec.width**2), ("--depth", spec.depth), ("--batch", spec.batch), key=lambda kv: kv[1]
+        )
+        raise UserError(
+            f"this simulation needs about {need / 2**30:.1f} GiB ({members} network(s) of depth {spec.depth}, width "
+            f"{spec.width}, batch {spec.batch}, {spec.dtype}) but {have / 2**30:.1f} GiB are available: "
+            f"reduce {largest[0] if largest[0] != '--width' else '--width (memory grows with its square)'}"
+            f", or run fewer seeds"
+        )
+
+
 def run(spec: Spec) -> Result:
     """Simulate one spec (no cache)."""
     return run_many([spec])[0]
@@ -176,6 +212,8 @@ def run_many(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[R
     # the draws depend only on (seed, init, sizes, dtype), not on activation/norm/loss: chunks with the same members
     # (every cell of a grid) run one after another and share one set of stacked draws
     chunks.sort(key=lambda item: item[0])
+    for _, chunk in chunks:
+        _check_memory(chunk[0], len(chunk))  # refuse before allocating anything, not after minutes of swapping
     done: dict[Spec, Result] = {}
     current: tuple[tuple, _Stacked] | None = None
     for keys, chunk in chunks:
@@ -214,7 +252,15 @@ def _f64(t: Tensor) -> Tensor:
 
 
 def _norms(t: Tensor) -> Tensor:
-    return torch.linalg.vector_norm(_f64(t), dim=(1, 2))
+    t = _f64(t)
+    norms = torch.linalg.vector_norm(t, dim=(1, 2))
+    if bool(torch.isfinite(norms).all()):
+        return norms
+    # Finite entries beyond ~1e154 square to inf: a norm of finite values is then recomputed scaled by the largest
+    # |entry|, so that only a network whose values really are inf/NaN reports a non-finite norm.
+    scale = t.abs().amax(dim=(1, 2)).clamp_min(torch.finfo(torch.float64).tiny)
+    scaled = scale * torch.linalg.vector_norm(t / scale[:, None, None], dim=(1, 2))
+    return torch.where(torch.isfinite(norms) | ~torch.isfinite(scaled), norms, scaled)
 
 
 def _count(mask: Tensor) -> Tensor:
@@ -252,7 +298,13 @@ class _Recorder:
             preact_norm = _norms(a)
             preact_var = (preact_norm.square() / count - preact_mean.square()).clamp_min(0.0)
             act_norm = _norms(h)
-            self.stats["preact_std"][layer] = preact_var.sqrt()
+            preact_std = preact_var.sqrt()
+            if not bool(torch.isfinite(preact_std).all()):
+                # E[a^2] beyond float64 while a is finite: the same std from the RMS, which stays representable
+                rms = preact_norm / math.sqrt(count)
+                stable = rms * (1.0 - (preact_mean / rms).square()).clamp_min(0.0).sqrt()
+                preact_std = torch.where(torch.isfinite(preact_std), preact_std, stable)
+            self.stats["preact_std"][layer] = preact_std
             self.stats["act_mean_square"][layer] = act_norm.square() / count
             self.nonfinite[layer] |= _nonfinite(a, preact_norm) | _nonfinite(h, act_norm)
             if spec.activation in SATURATING:

@@ -33,6 +33,9 @@ DTYPES = ("float64", "float32")
 SATURATING = ("sigmoid", "tanh")  # saturated_fraction is recorded for these
 RECTIFIERS = ("relu", "leaky_relu", "elu", "gelu", "silu")  # zero/dead-unit fractions (z <= 0) for these
 LEAKY_SLOPE = 0.01  # torch's default negative_slope, the value of Maas et al. 2013
+# A stated limit instead of a silent run of many minutes: 10,000 layers take ~1 min to simulate at width 256, and the
+# mean-field recursion ~20 s; every figure and lesson here needs at most a few hundred.
+MAX_DEPTH = 10_000
 
 
 def _check_name(kind: str, value: Any, valid: tuple[str, ...]) -> None:
@@ -90,6 +93,8 @@ class Spec:
         _check_name("dtype", self.dtype, DTYPES)
         for name in ("depth", "width", "batch"):
             _check_positive_int(name, getattr(self, name))
+        if self.depth > MAX_DEPTH:
+            raise UserError(f"depth must be at most {MAX_DEPTH:,} (deeper runs take many minutes), got {self.depth:,}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UserError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.residual, bool):

@@ -253,12 +253,59 @@ def _data(figure_id: str, *, force: bool = False, key: str | None = None) -> tup
     return data, True
 
 
+def _measured(exc: AssertionError, figure_file: Path) -> str:
+    """The values a failed ``assert`` compared, e.g. ``measured: sig['none'] = -12.1 (asserted < -15)``.
+
+    Read from the assert statement's AST in the figure's innermost frame and evaluated in that frame, so every
+    check reports what it found without spelling the value into its message.
+    """
+    frames = [(f, n) for f, n in traceback.walk_tb(exc.__traceback__) if Path(f.f_code.co_filename) == figure_file]
+    if not frames:
+        return ""
+    frame, lineno = frames[-1]
+    try:
+        tree = ast.parse(figure_file.read_text(encoding="utf-8"))
+        node = next(n for n in ast.walk(tree) if isinstance(n, ast.Assert) and n.lineno <= lineno <= n.end_lineno)
+    except (StopIteration, SyntaxError, OSError):
+        return ""
+    test = node.test
+    if not isinstance(test, ast.Compare):
+        return ""
+    symbols = {ast.Lt: "<", ast.LtE: "≤", ast.Gt: ">", ast.GtE: "≥", ast.Eq: "==", ast.NotEq: "!="}
+    def literal(n: ast.expr) -> bool:
+        return isinstance(n, ast.Constant) or (isinstance(n, ast.UnaryOp) and isinstance(n.operand, ast.Constant))
+
+    parts = []
+    for operand in [test.left, *test.comparators]:
+        if literal(operand):
+            continue
+        try:
+            value = eval(compile(ast.Expression(operand), str(figure_file), "eval"), frame.f_globals, frame.f_locals)
+        except Exception:
+            continue
+        shown = f"{value:.4g}" if isinstance(value, float) else repr(value)
+        if len(shown) > 80:
+            continue
+        parts.append(f"{ast.unparse(operand)} = {shown}")
+    bounds = [
+        f"{symbols.get(type(op), '?')} {ast.unparse(c)}"
+        for op, c in zip(test.ops, test.comparators, strict=True)
+        if literal(c)
+    ]
+    if not parts:
+        return ""
+    asserted = f" (asserted {', '.join(bounds)})" if bounds else ""
+    return f"; measured: {'; '.join(parts)}{asserted}"
+
+
 def check_claim(figure_id: str, data: dict) -> None:
-    """Run the figure's ``check``; a failed claim raises FigureError naming the figure and the claim."""
+    """Run the figure's ``check``; a failed claim raises FigureError naming the figure, the claim and the values."""
     try:
         load(figure_id).check(data)
     except AssertionError as exc:
-        raise FigureError(f"figure {figure_id!r}: claim failed: {exc or 'assertion without message'}") from exc
+        claim = str(exc) or "assertion without message"
+        detail = _measured(exc, source_path(figure_id).resolve())
+        raise FigureError(f"figure {figure_id!r}: claim failed: {claim}{detail}") from exc
 
 
 def render_recorded(figure_id: str, lang: str, data: dict) -> tuple[bytes, dict[str, str]]:
