@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,14 @@ def on_pre_page(page: Page, config: MkDocsConfig, files: Files) -> Page:
             raise PluginError(f"gradnotes: {executed} is missing (python -m gradnotes.site.notebooks makes it)")
         page.file.abs_src_path = str(executed)
     return page
+
+
+# nbconvert's lab template always emits a module script that would import mermaid from cdnjs when a page has a
+# diagram. Ours have none, and the site makes no request to a third-party origin, executed or not: drop it.
+_MERMAID_SCRIPT = re.compile(r'<script type="module">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*?</script>\s*', re.S)
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if page.file.src_uri.startswith(NOTEBOOKS):
+        return _MERMAID_SCRIPT.sub("", html)
+    return html

@@ -169,3 +169,19 @@ def test_a_failed_claim_names_the_claim_and_the_measured_value(scratch):
     assert "sigmoid vanishes by over 15 decades" in message
     assert "measured: sig['none'] = -12.1 (asserted < -15)" in message
     assert not (scratch["cache"] / "figures" / "toy_c.en.svg").exists(), "a failed claim publishes nothing"
+
+
+def test_no_page_names_a_third_party_origin_in_its_html(built_site):
+    """Not a request in the browser only: no script, style or module import that could reach another origin, even
+    one that runs conditionally (nbconvert's mermaid loader imports from cdnjs when a page has a diagram)."""
+    import re
+
+    site, _ = built_site
+    fetches = re.compile(r"""(?:<script[^>]+src=|<link[^>]+href=|import\(|@import\s+(?:url\()?)["']?(https?:)?//""")
+    offenders = []
+    for page in sorted(site.rglob("*.html")):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        offenders += [f"{page.relative_to(site)}: {m.group(0)}" for m in fetches.finditer(text)]
+        if "cdnjs" in text:
+            offenders.append(f"{page.relative_to(site)}: mentions cdnjs")
+    assert offenders == []
