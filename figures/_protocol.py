@@ -6,10 +6,10 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from gradnotes.site import style
 from gradnotes.engine.cache import cached_many
 from gradnotes.engine.sim import Result
 from gradnotes.engine.spec import CORE_ACTIVATIONS, CORE_INITS, Spec
+from gradnotes.site import style
 
 # The site's protocol (docs/index.md), at a batch of 30: the engine then runs each network on one thread
 # (batch * width^2 < 2e6 multiply-adds per layer), which matters when the build runs two figure workers on two cores.
@@ -83,6 +83,13 @@ def per_layer(runs: Sequence[Sequence[float]]) -> dict[str, list[float]]:
     }
 
 
+def seed_mean(runs: Sequence[float] | Sequence[Sequence[float]]) -> float | list[float]:
+    """Arithmetic mean over the seed axis (the first): of one number per seed a number, of one list per seed a list."""
+    if runs and isinstance(runs[0], Sequence):
+        return [statistics.fmean(column) for column in zip(*runs, strict=True)]
+    return statistics.fmean(runs)
+
+
 def log10_slope(values: Sequence[float]) -> tuple[float, float]:
     """Least-squares slope of log10(values) per layer, and the largest residual (decades) from that line."""
     ys = [math.log10(v) for v in values]
@@ -121,6 +128,12 @@ def step_outline(edges: Sequence[float], heights: Sequence[float]) -> tuple[list
 def layers(count: int) -> list[int]:
     """Layer indices 1..count, as the axes label them."""
     return list(range(1, count + 1))
+
+
+def layer_axis(ax, depth: int) -> None:
+    """An x axis of layers 1..depth, ticked at 1 and every fifth layer."""
+    ax.set_xlim(1, depth)
+    ax.set_xticks([1, *range(5, depth + 1, 5)])
 
 
 def band(ax, xs: Sequence[float], stats: dict[str, list[float]], color: str, label: str | None = None, **kw) -> None:
