@@ -6,7 +6,15 @@ import torch
 from torch import nn
 
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "functions": {"ko": "활성화 함수", "en": "activation functions"},
+    "derivatives": {"ko": "도함수", "en": "derivatives"},
+    "saturation_region": {"ko": "포화 구간", "en": "saturation region"},
+    "sigmoid_max_slope": {"ko": "시그모이드 최대 기울기 ¼", "en": "sigmoid's maximum slope ¼"},
+}
+t = translator(LABELS)
 
 ACTIVATIONS = {
     "sigmoid": nn.Sigmoid(),

@@ -7,9 +7,25 @@ import math
 import torch
 from _protocol import step_outline
 
-from gradnotes.site import style
-from gradnotes.site.labels import t
 from gradnotes.engine.nets import init_weight_
+from gradnotes.site import style
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "weight_value": {"ko": "가중치 값", "en": "weight value"},
+    "density": {"ko": "밀도", "en": "density"},
+    "init_samples": {"ko": "표본 (torch.nn.init)", "en": "samples (torch.nn.init)"},
+    "formula_bound": {"ko": "공식의 경계 {}", "en": "formula bound {}"},
+    "formula_sigma": {"ko": "공식의 σ = {}", "en": "formula σ = {}"},
+    "normal_density": {"ko": "N(0, σ²) 밀도", "en": "N(0, σ²) density"},
+    # the formulas, named f"{family}_bound" and f"{family}_sigma"
+    "xavier_bound": {"ko": "±√(6/(n_in+n_out))", "en": "±√(6/(n_in+n_out))"},
+    "he_bound": {"ko": "±√(6/n_in)", "en": "±√(6/n_in)"},
+    "xavier_sigma": {"ko": "√(2/(n_in+n_out))", "en": "√(2/(n_in+n_out))"},
+    "he_sigma": {"ko": "√(2/n_in)", "en": "√(2/n_in)"},
+    "fan_in_out": {"ko": "n_in = {}, n_out = {}", "en": "n_in = {}, n_out = {}"},
+}
+t = translator(LABELS)
 
 N_IN, N_OUT = 400, 200  # as in the page's snippet; unequal, so that Xavier's n_in + n_out shows
 INITS = ("xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
@@ -19,7 +35,6 @@ NORMAL_SIGMAS = 4.5
 X_LIMIT = 0.32  # shared by the four panels: He's distributions are visibly wider than Xavier's
 Y_LIMIT = 9.0  # headroom for the legends above the densities
 SEED = 0
-COLORS = {"xavier": style.PALETTE["orange"], "he": style.PALETTE["blue"]}
 
 
 def formula(init: str) -> dict:
@@ -67,7 +82,7 @@ def draw(data: dict, lang: str):
         edges = panel["edges"]
         width = edges[1] - edges[0]
         grid = torch.linspace(edges[0], edges[-1], 181, dtype=torch.float64)
-        color = COLORS[panel["family"]]
+        color = style.COLORS[init]
         density = [c / (total * width) for c in panel["counts"]]
         xs, ys = step_outline(edges, density)
         ax.fill(xs, ys, facecolor=color, alpha=0.35, edgecolor=color, linewidth=1.0, label=t("init_samples", lang))

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import statistics
-
-from _protocol import GRID_ACTIVATIONS, GRID_INITS, config, log10_ratio, protocol_results
+from _protocol import GRID_ACTIVATIONS, GRID_INITS, config, log10_ratio, protocol_results, seed_mean
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
 
-from gradnotes.site import style
 from gradnotes.engine import theory
-from gradnotes.site.labels import t
+from gradnotes.site import style
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "weight_init": {"ko": "가중치 초기화", "en": "weight initialization"},
+    "theory_short": {"ko": "이론", "en": "theory"},
+    "grid_colorbar": {
+        "ko": "역전파 기울기 log₁₀(1층 / {}층)",
+        "en": "back-propagated gradient, log₁₀(layer 1 / layer {})",
+    },
+}
+t = translator(LABELS)
 
 METRIC = "preact_grad_norm"  # dL/da_l, Glorot & Bengio's "back-propagated gradient"
 COLOR_LIMIT = 10.0  # decades; beyond that the colour saturates and the number in the cell tells the size
@@ -37,10 +45,6 @@ def compute() -> dict:
     }
 
 
-def _mean(cell: dict) -> float:
-    return statistics.fmean(cell["seeds"])
-
-
 def _wrap(label: str) -> str:
     # two lines at the first space keep seven columns legible at page width (a formula such as N(0, 1) stays whole)
     return label.replace(" ", "\n", 1) if len(label) > 8 and not label.startswith("N(") else label
@@ -50,14 +54,14 @@ def draw(data: dict, lang: str):
     activations, inits = data["activations"], data["inits"]
     fig = style.figure(style.PAGE_WIDTH, 4.3)
     ax = fig.subplots()
-    values = [[_mean(data["cells"][f"{a}/{i}"]) for i in inits] for a in activations]
+    values = [[seed_mean(data["cells"][f"{a}/{i}"]["seeds"]) for i in inits] for a in activations]
     norm = Normalize(-COLOR_LIMIT, COLOR_LIMIT)
     cmap = colormaps["RdBu_r"]
     image = ax.imshow(values, cmap=cmap, norm=norm, aspect="auto")
     for row, activation in enumerate(activations):
         for col, init in enumerate(inits):
             cell = data["cells"][f"{activation}/{init}"]
-            mean, spread = _mean(cell), (max(cell["seeds"]) - min(cell["seeds"])) / 2
+            mean, spread = seed_mean(cell["seeds"]), (max(cell["seeds"]) - min(cell["seeds"])) / 2
             rgba = cmap(norm(mean))
             dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5
             color = "white" if dark else "black"
@@ -94,9 +98,9 @@ def draw(data: dict, lang: str):
 def check(data: dict) -> None:
     cells = data["cells"]
     for key, cell in cells.items():
-        mean = _mean(cell)
+        mean = seed_mean(cell["seeds"])
         assert abs(mean - cell["theory"]) < 0.3, f"{key}: simulation within 0.3 decade of mean-field theory"
-    ratio = {key: _mean(cell) for key, cell in cells.items()}
+    ratio = {key: seed_mean(cell["seeds"]) for key, cell in cells.items()}
     # the outline's verdicts, judged on the simulated numbers
     assert abs(ratio["tanh/xavier_uniform"]) < PRESERVED and abs(ratio["tanh/xavier_normal"]) < PRESERVED, (
         "tanh + Xavier keeps the gradient within a decade over 30 layers"

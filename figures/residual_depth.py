@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import itertools
-import statistics
 
-from _protocol import BATCH, SEEDS, legend_band_entry, log10_ratio
+from _protocol import BATCH, SEEDS, legend_band_entry, legend_theory_entry, log10_ratio, seed_mean, theory_line
 
-from gradnotes.site import style
 from gradnotes.engine import theory
-from gradnotes.site.labels import t
 from gradnotes.engine.cache import cached_many
 from gradnotes.engine.spec import Spec
+from gradnotes.site import style
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "depth": {"ko": "깊이 L", "en": "depth L"},
+    "ratio_first_last": {
+        "ko": "역전파 기울기 log₁₀(1층 / L층)",
+        "en": "back-propagated gradient, log₁₀(layer 1 / layer L)",
+    },
+    "plain_net": {"ko": "잔차 연결 없음", "en": "plain"},
+    "residual_net": {"ko": "잔차 연결", "en": "residual"},
+}
+t = translator(LABELS)
 
 ACTIVATION, INIT = "sigmoid", "xavier_normal"  # as in the page's snippet: the worst case for a plain stack
 DEPTHS = (2, 5, 10, 15, 20, 30, 40, 50)
 WIDTH = 128  # a depth sweep costs ~6x one 30-layer grid row; the ratio's mean does not depend on the width
 METRIC = "preact_grad_norm"
 VARIANTS = {"plain": False, "residual": True}
+# the two architectures (not an activation, init or norm): their own colours and label keys
 COLORS = {"plain": style.PALETTE["vermillion"], "residual": style.PALETTE["blue"]}
-LABELS = {"plain": "plain_net", "residual": "residual_net"}
+VARIANT_LABELS = {"plain": "plain_net", "residual": "residual_net"}
 
 
 def _spec(depth: int, residual: bool, seed: int) -> Spec:
@@ -54,16 +65,16 @@ def draw(data: dict, lang: str):
         )
         ax.plot(
             depths,
-            [statistics.fmean(s) for s in seeds],
+            [seed_mean(s) for s in seeds],
             "o-",
             color=COLORS[name],
             markersize=4.5,
             linewidth=2.2,
-            label=t(LABELS[name], lang),
+            label=t(VARIANT_LABELS[name], lang),
         )
-        ax.plot(depths, data["theory"][name], color="#222222", linestyle=(0, (3, 2)), linewidth=1.0, zorder=3)
+        theory_line(ax, depths, data["theory"][name])
     legend_band_entry(ax, t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
-    ax.plot([], [], color="#222222", linestyle=(0, (3, 2)), linewidth=1.0, label=t("theory", lang))
+    legend_theory_entry(ax, t("theory", lang))
     ax.axhline(0, color=style.PALETTE["grey"], linewidth=0.8, zorder=1)
     ax.set(xlabel=t("depth", lang), ylabel=t("ratio_first_last", lang), xlim=(0, depths[-1] + 2))
     ax.set_title(f"{t(ACTIVATION, lang)} + {t(INIT, lang)}")
@@ -73,8 +84,8 @@ def draw(data: dict, lang: str):
 
 def check(data: dict) -> None:
     depths = data["depths"]
-    plain = [statistics.fmean(s) for s in data["seeds"]["plain"]]
-    residual = [statistics.fmean(s) for s in data["seeds"]["residual"]]
+    plain = [seed_mean(s) for s in data["seeds"]["plain"]]
+    residual = [seed_mean(s) for s in data["seeds"]["residual"]]
     for name, means in (("plain", plain), ("residual", residual)):
         for depth, mean, predicted in zip(depths, means, data["theory"][name], strict=True):
             assert abs(mean - predicted) < 0.3, f"{name}, L = {depth}: within 0.3 decade of mean field"

@@ -9,11 +9,19 @@ import statistics
 from _protocol import BATCH, SEEDS, step_outline
 from matplotlib import colormaps
 
-from gradnotes.site import style
 from gradnotes.engine import theory
-from gradnotes.site.labels import t
 from gradnotes.engine.cache import cached_many
 from gradnotes.engine.spec import Spec
+from gradnotes.site import style
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "activation_value": {"ko": "활성값 h", "en": "activation h"},
+    "backprop_gradient": {"ko": "역전파 기울기 ∂L/∂a", "en": "back-propagated gradient ∂L/∂a"},
+    "uniform_inv_sqrt_n": {"ko": "U(±1/√n)", "en": "U(±1/√n)"},
+    "rms": {"ko": "RMS", "en": "RMS"},
+}
+t = translator(LABELS)
 
 ACTIVATIONS = ("tanh", "sigmoid")
 INITS = ("torch_default", "xavier_uniform")  # torch_default is U(±1/√n_in), the "standard" init of Glorot & Bengio

@@ -8,6 +8,7 @@ from _protocol import (
     band,
     config,
     finite_positive,
+    layer_axis,
     layers,
     legend_band_entry,
     legend_theory_entry,
@@ -15,18 +16,27 @@ from _protocol import (
     log10_slope,
     per_layer,
     protocol_results,
+    seed_mean,
     theory_line,
 )
 from matplotlib.transforms import blended_transform_factory
 
-from gradnotes.site import style
 from gradnotes.engine import theory
-from gradnotes.site.labels import t
+from gradnotes.site import style
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "vanishing": {"ko": "기울기 소실", "en": "vanishing"},
+    "exploding": {"ko": "기울기 폭주", "en": "exploding"},
+    "overflow": {"ko": "오버플로(inf/NaN)", "en": "overflow (inf/NaN)"},
+}
+t = translator(LABELS)
 
 # (case, activation, init): sigma_w^2 = 1 with sigmoid' <= 1/4 (chi ~ 0.07), and sigma_w^2 = 256 with a saturated
 # tanh (chi ~ 8): both errors of scale, both with a constant chi, hence straight lines on a log axis.
 CASES = (("vanishing", "sigmoid", "xavier_uniform"), ("exploding", "tanh", "standard_normal"))
 METRICS = ("preact_grad_norm", "weight_grad_norm")
+# a colour per phenomenon, not per activation or init (each case pairs one of each): cold vanishes, hot explodes
 COLORS = {"vanishing": style.PALETTE["blue"], "exploding": style.PALETTE["vermillion"]}
 STRAIGHT_DECADES = 0.5  # "close to a straight line": no layer is farther than this from the fitted line
 
@@ -68,8 +78,8 @@ def draw(data: dict, lang: str):
                 top = blended_transform_factory(ax.transData, ax.transAxes)
                 ax.plot(bad, [0.97] * len(bad), "x", color=color, transform=top, label=t("overflow", lang))
         ax.set_yscale("log")
-        ax.set(xlabel=t("layer", lang), ylabel=t(metric, lang), xlim=(1, 30))
-        ax.set_xticks([1, 5, 10, 15, 20, 25, 30])
+        ax.set(xlabel=t("layer", lang), ylabel=t(metric, lang))
+        layer_axis(ax, data["config"]["depth"])
     legend_band_entry(axes[0], t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
     legend_theory_entry(axes[0], t("theory", lang))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
@@ -83,7 +93,7 @@ def check(data: dict) -> None:
             for run in case[metric]:
                 assert all(finite_positive(v) for v in run), f"{activation} + {init}: every layer's {metric} is finite"
             ratios = [log10_ratio(run) for run in case[metric]]
-            mean = sum(ratios) / len(ratios)
+            mean = seed_mean(ratios)
             if name == "vanishing":
                 assert mean < -15, (
                     f"{activation} + {init}: {metric} vanishes by > 15 decades toward layer 1 ({mean:.1f})"
