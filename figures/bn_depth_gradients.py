@@ -5,6 +5,7 @@ from __future__ import annotations
 from _protocol import (
     band,
     config,
+    layer_axis,
     layers,
     legend_band_entry,
     legend_theory_entry,
@@ -15,14 +16,13 @@ from _protocol import (
     theory_line,
 )
 
-from gradnotes.site import style
 from gradnotes.engine import theory
+from gradnotes.site import style
 from gradnotes.site.labels import t
 
 ACTIVATION, INIT = "relu", "he_normal"
 SIGMOID_INIT = "xavier_normal"
 NORMS = ("batchnorm", "layernorm", "none")
-COLORS = {"none": style.PALETTE["green"], "batchnorm": style.PALETTE["vermillion"], "layernorm": style.PALETTE["blue"]}
 METRIC = "preact_grad_norm"
 
 
@@ -46,8 +46,8 @@ def draw(data: dict, lang: str):
     for norm in NORMS:
         runs = data["runs"][norm]
         xs = layers(len(runs[0]))
-        band(ax, xs, per_layer(runs), COLORS[norm], label=t(norm, lang))
-        band(ax_sig, xs, per_layer(data["sigmoid"][norm]), COLORS[norm], label=t(norm, lang))
+        band(ax, xs, per_layer(runs), style.COLORS[norm], label=t(norm, lang))
+        band(ax_sig, xs, per_layer(data["sigmoid"][norm]), style.COLORS[norm], label=t(norm, lang))
     theory_line(ax, layers(len(data["theory_none"])), data["theory_none"])
     legend_band_entry(ax, t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
     legend_theory_entry(ax, f"{t('theory', lang)}, {t('none', lang)}")
@@ -56,9 +56,9 @@ def draw(data: dict, lang: str):
         (ax_sig, f"{t('sigmoid', lang)} + {t(SIGMOID_INIT, lang)}"),
     ):
         axis.set_yscale("log")
-        axis.set(xlabel=t("layer", lang), ylabel=t(METRIC, lang), xlim=(1, 30))
+        axis.set(xlabel=t("layer", lang), ylabel=t(METRIC, lang))
         axis.set_title(title)
-        axis.set_xticks([1, 5, 10, 15, 20, 25, 30])
+        layer_axis(axis, data["config"]["depth"])
     ax.legend(loc="upper right")
     ax_sig.legend(loc="lower right")
     return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from _protocol import GRID_INITS, config, layers, per_layer, protocol_results
+from _protocol import GRID_INITS, config, layer_axis, layers, per_layer, protocol_results
 
 from gradnotes.site import style
 from gradnotes.site.labels import t
@@ -12,16 +12,8 @@ from gradnotes.site.labels import t
 ACTIVATION = "relu"
 NORMS = ("none", "batchnorm")
 METRIC = "act_mean_square"
-# one hue per family; the normal twin of a uniform init is dash-dotted
-INIT_STYLE = {
-    "standard_normal": (style.PALETTE["vermillion"], "-"),
-    "small_normal": (style.PALETTE["sky"], "-"),
-    "xavier_uniform": (style.PALETTE["orange"], "-"),
-    "xavier_normal": (style.PALETTE["orange"], "-."),
-    "he_uniform": (style.PALETTE["blue"], "-"),
-    "he_normal": (style.PALETTE["blue"], "-."),
-    "torch_default": (style.PALETTE["purple"], "-"),
-}
+# Xavier's and He's two variants share their family's hue (style.COLORS); the normal twin is dash-dotted
+LINESTYLES = {"xavier_normal": "-.", "he_normal": "-."}
 
 
 def compute() -> dict:
@@ -42,13 +34,13 @@ def draw(data: dict, lang: str):
         for init in data["inits"]:
             runs = data["runs"][f"{norm}/{init}"]
             xs = layers(len(runs[0]))
-            color, linestyle = INIT_STYLE[init]
+            color, linestyle = style.COLORS[init], LINESTYLES.get(init, "-")
             stats = per_layer(runs)
             ax.fill_between(xs, stats["min"], stats["max"], color=color, alpha=0.2, linewidth=0)
             ax.plot(xs, stats["mean"], color=color, linestyle=linestyle, linewidth=1.8, label=t(init, lang))
         ax.set_yscale("log")
-        ax.set(title=f"{t(ACTIVATION, lang)} · {t(norm, lang)}", xlabel=t("layer", lang), xlim=(1, 30))
-        ax.set_xticks([1, 5, 10, 15, 20, 25, 30])
+        ax.set(title=f"{t(ACTIVATION, lang)} · {t(norm, lang)}", xlabel=t("layer", lang))
+        layer_axis(ax, data["config"]["depth"])
         ax.set_yticks([10.0**k for k in range(-60, 61, 20)])
     axes[0].set_ylabel(t(METRIC, lang))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center")

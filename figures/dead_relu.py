@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from _protocol import config, layers, legend_band_entry, protocol_results
+from _protocol import config, layer_axis, layers, legend_band_entry, protocol_results, seed_mean
 
 from gradnotes.site import style
 from gradnotes.site.labels import t
@@ -27,10 +27,6 @@ def compute() -> dict:
     return {"config": config(init=INIT, metric=METRIC), "runs": runs}
 
 
-def _mean(runs: list[list[float]]) -> list[float]:
-    return [statistics.fmean(column) for column in zip(*runs, strict=True)]
-
-
 def draw(data: dict, lang: str):
     fig = style.figure(style.PAGE_WIDTH, 3.5)
     axes = fig.subplots(1, 2, sharey=True)
@@ -44,9 +40,9 @@ def draw(data: dict, lang: str):
             ax.fill_between(xs, low, high, color=color, alpha=0.2, linewidth=0)
             # Leaky ReLU is dashed: the two curves nearly coincide (the same units are negative)
             style_kw = {"linestyle": (0, (5, 2))} if activation == "leaky_relu" else {}
-            ax.plot(xs, _mean(runs), color=color, label=t(activation, lang), **style_kw)
-        ax.set(title=t(norm, lang), xlabel=t("layer", lang), xlim=(1, 30), ylim=(-0.02, 0.6))
-        ax.set_xticks([1, 5, 10, 15, 20, 25, 30])
+            ax.plot(xs, seed_mean(runs), color=color, label=t(activation, lang), **style_kw)
+        ax.set(title=t(norm, lang), xlabel=t("layer", lang), ylim=(-0.02, 0.6))
+        layer_axis(ax, data["config"]["depth"])
     axes[0].set_ylabel(t(METRIC, lang))
     legend_band_entry(axes[0], t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
     axes[0].legend(loc="upper left")
@@ -55,14 +51,14 @@ def draw(data: dict, lang: str):
 
 def check(data: dict) -> None:
     for activation in ACTIVATIONS:
-        plain = _mean(data["runs"][f"{activation}/none"])
+        plain = seed_mean(data["runs"][f"{activation}/none"])
         assert plain[0] == 0.0, f"{activation}: no dead unit in layer 1 (the inputs are independent Gaussians)"
         deep = statistics.fmean(plain[DEEP_LAYERS])
         assert deep > 0.2, f"{activation}, no BN: over 20 % of the units of layers 21-30 are silent on the whole batch"
         assert statistics.fmean(plain[:5]) < deep / 2, f"{activation}, no BN: dead units accumulate with depth"
         for run in data["runs"][f"{activation}/batchnorm"]:
             assert max(run) == 0.0, f"{activation} + BN: no unit is silent on the whole batch, in any layer or seed"
-    relu, leaky = _mean(data["runs"]["relu/none"]), _mean(data["runs"]["leaky_relu/none"])
+    relu, leaky = seed_mean(data["runs"]["relu/none"]), seed_mean(data["runs"]["leaky_relu/none"])
     assert max(abs(a - b) for a, b in zip(relu, leaky, strict=True)) < 0.1, (
         "ReLU and Leaky ReLU have nearly the same units off (Leaky's still pass a gradient of slope 0.01)"
     )

@@ -7,6 +7,7 @@ import math
 from _protocol import (
     band,
     config,
+    layer_axis,
     layers,
     legend_band_entry,
     legend_theory_entry,
@@ -15,16 +16,14 @@ from _protocol import (
     theory_line,
 )
 
-from gradnotes.site import style
 from gradnotes.engine import theory
+from gradnotes.site import style
 from gradnotes.site.labels import t
 
 CASES = (("relu", "xavier_normal"), ("relu", "he_normal"), ("tanh", "xavier_normal"))
-COLORS = {
-    ("relu", "xavier_normal"): style.PALETTE["vermillion"],
-    ("relu", "he_normal"): style.PALETTE["blue"],
-    ("tanh", "xavier_normal"): style.PALETTE["green"],
-}
+# The colour is the init's (style.COLORS); tanh's line carries circles, so that the two Xavier curves stay apart
+# (a dashed line would merge with the dashed theory line drawn over it).
+ACTIVATION_MARKS = {"relu": {}, "tanh": {"marker": "o", "markersize": 4, "markevery": 2}}
 METRIC = "act_mean_square"
 
 
@@ -48,13 +47,13 @@ def draw(data: dict, lang: str):
         case = data["cases"][f"{activation}/{init}"]
         xs = layers(len(case["runs"][0]))
         label = f"{t(activation, lang)} + {t(init, lang)}"
-        band(ax, xs, per_layer(case["runs"]), COLORS[activation, init], label=label)
+        band(ax, xs, per_layer(case["runs"]), style.COLORS[init], label=label, **ACTIVATION_MARKS[activation])
         theory_line(ax, xs, case["theory"])
     legend_band_entry(ax, t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
     legend_theory_entry(ax, t("theory", lang))
     ax.set_yscale("log")
-    ax.set(xlabel=t("layer", lang), ylabel=t(METRIC, lang), xlim=(1, 30))
-    ax.set_xticks([1, 5, 10, 15, 20, 25, 30])
+    ax.set(xlabel=t("layer", lang), ylabel=t(METRIC, lang))
+    layer_axis(ax, data["config"]["depth"])
     ax.legend(loc="lower left")
     return fig
 

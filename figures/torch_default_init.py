@@ -5,6 +5,7 @@ from __future__ import annotations
 from _protocol import (
     band,
     config,
+    layer_axis,
     layers,
     legend_band_entry,
     legend_theory_entry,
@@ -14,17 +15,12 @@ from _protocol import (
     theory_line,
 )
 
-from gradnotes.site import style
 from gradnotes.engine import theory
+from gradnotes.site import style
 from gradnotes.site.labels import t
 
 ACTIVATIONS = ("relu", "tanh")
 INITS = ("torch_default", "xavier_uniform", "he_uniform")  # all three uniform: only the bound differs
-COLORS = {
-    "torch_default": style.PALETTE["purple"],
-    "xavier_uniform": style.PALETTE["orange"],
-    "he_uniform": style.PALETTE["blue"],
-}
 METRIC = "preact_grad_norm"
 
 
@@ -51,11 +47,11 @@ def draw(data: dict, lang: str):
         for init in INITS:
             case = data["cases"][f"{activation}/{init}"]
             xs = layers(len(case["runs"][0]))
-            band(ax, xs, per_layer(case["runs"]), COLORS[init], label=t(init, lang))
+            band(ax, xs, per_layer(case["runs"]), style.COLORS[init], label=t(init, lang))
             theory_line(ax, xs, case["theory"])
         ax.set_yscale("log")
-        ax.set(title=t(activation, lang), xlabel=t("layer", lang), xlim=(1, 30))
-        ax.set_xticks([1, 5, 10, 15, 20, 25, 30])
+        ax.set(title=t(activation, lang), xlabel=t("layer", lang))
+        layer_axis(ax, data["config"]["depth"])
     axes[0].set_ylabel(t(METRIC, lang))
     legend_band_entry(axes[0], t("engine_seed_range", lang).format(len(data["config"]["seeds"])))
     legend_theory_entry(axes[0], t("theory", lang))
