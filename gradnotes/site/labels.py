@@ -21,7 +21,6 @@ GLOSSARY: dict[str, dict[str, str]] = {
     "derivative": {"ko": "도함수 φ′(x)", "en": "derivative φ′(x)"},
     "layer": {"ko": "층 ℓ", "en": "layer ℓ"},
     "step": {"ko": "학습 단계", "en": "training step"},
-    "count": {"ko": "개수", "en": "count"},
     "learning_rate": {"ko": "학습률", "en": "learning rate"},
     "batch_size": {"ko": "미니배치 크기", "en": "mini-batch size"},
     "time_step": {"ko": "시점 t", "en": "time step t"},
@@ -34,7 +33,6 @@ GLOSSARY: dict[str, dict[str, str]] = {
     "act_mean_square": {"ko": "활성값 크기 E[h²]", "en": "activation scale E[h²]"},
     "saturated_fraction": {"ko": "포화 비율", "en": "saturated fraction"},
     "dead_unit_fraction": {"ko": "죽은 유닛 비율", "en": "dead-unit fraction"},
-    "log10_ratio": {"ko": "log₁₀(1층 / 마지막 층)", "en": "log₁₀(layer 1 / last layer)"},
     # activations
     "sigmoid": {"ko": "시그모이드", "en": "sigmoid"},
     "tanh": {"ko": "tanh", "en": "tanh"},
@@ -56,8 +54,7 @@ GLOSSARY: dict[str, dict[str, str]] = {
     "none": {"ko": "정규화 없음", "en": "no normalization"},
     "batchnorm": {"ko": "배치 정규화", "en": "BatchNorm"},
     "layernorm": {"ko": "층 정규화", "en": "LayerNorm"},
-    # activation_functions figure
-    "simulation": {"ko": "시뮬레이션", "en": "simulation"},
+    # the mean-field prediction
     "theory": {"ko": "이론(평균장)", "en": "theory (mean field)"},
     # --- engine figures (vanishing_exploding, init_*, dead_relu, saturation_histograms, bn_init_*, ...) ---
     "engine_seed_range": {"ko": "시드 {}개의 최소–최대", "en": "min–max over {} seeds"},
