@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import ROOT, run
+from support import ROOT, run
 
 
 def test_ruff_check_is_clean():

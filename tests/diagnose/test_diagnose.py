@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from conftest import PYTHON, ROOT, run
+from support import PYTHON, ROOT, run
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

@@ -1,6 +1,7 @@
-"""Browser-test helpers: the built site served on 127.0.0.1 under site_url's path, one chromium per session.
+"""Plain helpers of the site tests: the built pages, an HTML parser, a local server, chromium, the fixture site.
 
-Test modules import the fixtures from here (``from site_server import browser, ...``); conftest.py stays shared.
+Fixtures live in ``tests/site/conftest.py``; test modules import these helpers by name (``from support_site import
+...``). Nothing here imports mkdocs or playwright.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import pytest
-from conftest import ROOT
+from support import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 # DEVELOPERS.md's flags; never "--headless" (Playwright passes its own; with ours, screenshots hang). The resolver
@@ -206,7 +206,7 @@ def axe_script() -> Path:
     return path
 
 
-def _browser_missing() -> str | None:
+def browser_missing() -> str | None:
     if importlib.util.find_spec("playwright") is None:
         return "the playwright package is not installed (run scripts/install --test)"
     if not os.access(CHROMIUM, os.X_OK):
@@ -214,42 +214,38 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def site_base(built_site) -> Iterator[str]:
-    """Base URL of the built site, served for the whole session."""
-    site, _ = built_site
-    with serve(site, site_prefix()) as base:
-        yield base
+# ------------------------------------------------------------------------------------------- the fixture site
+
+# A tiny bilingual site built by the repository's own hooks (sphinx-gallery's tests/tinybuild idea): two page pairs,
+# one toy figure and one toy notebook pair, each built in seconds. The pipeline's properties (reproducible bytes,
+# mkdocs serve rebuilding once per edit) are tested on it; only content tests need the real site.
+FIXTURE_SITE = ROOT / "tests" / "site" / "fixture_site"
+FIXTURE_FIGURE = "toy_wave"
+FIXTURE_NOTEBOOK = "toy"
+# What a copy of the fixture project holds besides the site itself: what its mkdocs.yml and its hooks reach.
+PROJECT_PARTS = ("hooks", "gradnotes", "overrides")
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One headless chromium for the whole session. Missing: a loud skip locally, a failure when CI is set."""
-    missing = _browser_missing()
-    if missing:
-        message = f"BROWSER TESTS NOT RUN: {missing}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " — CI is set, so this is a failure, not a skip", pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def fixture_env(cache: Path, site: Path = FIXTURE_SITE) -> dict[str, str]:
+    """The environment that points the hooks (and their subprocesses) at the fixture site's figures and notebooks."""
+    return {
+        "GRADNOTES_CACHE": str(cache),
+        "GRADNOTES_FIGURES_DIR": str(site / "figures"),
+        "GRADNOTES_NOTEBOOKS_DIR": str(site / "docs" / "notebooks"),
+        "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the fixture's figures/ or in hooks/
+        "OMP_NUM_THREADS": "1",
+        "NO_MKDOCS_2_WARNING": "1",
+    }
 
 
-@pytest.fixture(scope="session")
-def light_page(browser):
-    """A reused tab in a light-scheme context (the palette's first toggle follows the system preference)."""
-    context = browser.new_context(viewport=VIEWPORT, color_scheme="light", locale="ko-KR")
-    yield context.new_page()
-    context.close()
+def copy_fixture_project(dest: Path) -> Path:
+    """A copy a test may edit: the fixture site at its place in the tree, plus the hooks, package and theme overrides
+    its mkdocs.yml reaches (node_modules linked). Returns the copied fixture site (the folder of its mkdocs.yml)."""
+    import shutil
 
-
-@pytest.fixture(scope="session")
-def dark_page(browser):
-    """A reused tab in a dark-scheme context: Material shows the slate palette."""
-    context = browser.new_context(viewport=VIEWPORT, color_scheme="dark", locale="ko-KR")
-    yield context.new_page()
-    context.close()
+    for name in PROJECT_PARTS:
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    site = dest / FIXTURE_SITE.relative_to(ROOT)
+    shutil.copytree(FIXTURE_SITE, site, ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    return site

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PYTHON, ROOT, run
+from support import PYTHON, ROOT, run
 
 
 def test_list_names_every_figure_with_its_summary():

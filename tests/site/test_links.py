@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from site_server import parse_html, site_pages_of, site_url
+from support_site import parse_html, site_pages_of, site_url
 
 SKIPPED_SCHEMES = ("mailto:", "tel:", "data:", "javascript:", "blob:")
 

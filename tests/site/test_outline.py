@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT
+from support import ROOT
 
 OUTLINE = ROOT / "tests" / "data" / "outline.ko.txt"
 DOCS = ROOT / "docs"

@@ -14,16 +14,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import site_server
-from conftest import ROOT
-from site_server import LANGS, SitePage, axe_script, site_pages_of
+from support import ARTIFACTS, ROOT
+from support_site import LANGS, SitePage, axe_script, site_pages_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-# Session fixtures from the helper module (conftest.py is shared): bound here so that pytest finds them.
-browser, site_base = site_server.browser, site_server.site_base
-light_page, dark_page = site_server.light_page, site_server.dark_page
 
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SCREENSHOTS = ARTIFACTS / "screenshots"  # .cache/test-artifacts/screenshots unless GRADNOTES_TEST_ARTIFACTS is set
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 # Math left as source in the reader's text: TeX delimiters, a TeX command, or $…$ that arithmatex would have taken
 # (no space after the opening or before the closing dollar).

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import ROOT
+from support import ROOT
 
 SNIPPETS = ROOT / "docs_src"
 DOCS = ROOT / "docs"
