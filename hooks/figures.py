@@ -33,10 +33,16 @@ def _cache() -> Path:
     return Path(env).resolve() if env else ROOT / ".cache" / "gradnotes"
 
 
+def _figures() -> Path:
+    # The same override as gradnotes.paths.figures_dir(), which the build subprocess reads (the tests' fixture site).
+    env = os.environ.get("GRADNOTES_FIGURES_DIR")
+    return Path(env).resolve() if env else ROOT / "figures"
+
+
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for pattern in ("gradnotes/**/*.py", "figures/*.py", "figures/data/*"):
-        for path in sorted(ROOT.glob(pattern)):
+    for folder, pattern in ((ROOT, "gradnotes/**/*.py"), (_figures(), "*.py"), (_figures(), "data/*")):
+        for path in sorted(folder.glob(pattern)):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in ("torch", "numpy", "matplotlib", "scikit-learn"):
         try:
@@ -54,7 +60,7 @@ def _manifest() -> dict:
 
 
 def _figure_ids() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "figures").glob("*.py") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in _figures().glob("*.py") if not p.stem.startswith("_"))
 
 
 def _damaged(manifest: dict) -> list[str]:

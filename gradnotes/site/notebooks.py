@@ -30,7 +30,7 @@ from typing import Any
 
 from gradnotes import keys, paths
 
-SOURCE_DIR = paths.DOCS_DIR / "notebooks"
+SOURCE_DIR = paths.notebooks_dir()  # docs/notebooks, or GRADNOTES_NOTEBOOKS_DIR
 THIS_FILE = Path(__file__).resolve()
 VERSIONED = ("torch", "numpy", "matplotlib", "matplotlib-inline", "ipykernel", "nbclient", "nbformat", "jupytext")
 KERNEL = "python3"
