@@ -28,6 +28,16 @@ def _seed_list(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _gain(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
 def _add_spec_arguments(parser: argparse.ArgumentParser, *, seeds: bool, dtype: bool = True) -> None:
     defaults = Spec()
     parser.add_argument("--activation", default=defaults.activation, help=f"one of: {', '.join(ACTIVATIONS)}")
@@ -42,6 +52,9 @@ def _add_spec_arguments(parser: argparse.ArgumentParser, *, seeds: bool, dtype: 
     if dtype:  # theory is computed in float64 whatever the simulation's dtype: it takes no --dtype
         parser.add_argument("--dtype", default=defaults.dtype, help=f"one of: {', '.join(DTYPES)}")
     parser.add_argument("--residual", action="store_true", help="h_l = h_{l-1} + phi(z_l)")
+    parser.add_argument(
+        "--gain", type=_gain, default=defaults.gain, metavar="G", help="multiply the init's std (and bounds) by G"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -56,6 +69,7 @@ def register_cli(subparsers: Any) -> None:
         "recomputes. --json prints strict JSON (RFC 8259): a value that is not finite is null, with the reason.",
         epilog="examples:\n  gradnotes simulate --activation relu --init xavier_uniform\n"
         "  gradnotes simulate --activation sigmoid --init xavier_normal --norm batchnorm --batch 30\n"
+        "  gradnotes simulate --activation sigmoid --init xavier_normal --gain 4\n"
         "  gradnotes simulate --activation tanh --depth 50 --seeds 0,1 --json | python -m json.tool",
         formatter_class=raw,
     )
@@ -89,7 +103,7 @@ def register_cli(subparsers: Any) -> None:
 
 
 def _spec_fields(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("activation", "init", "norm", "depth", "width", "batch", "loss", "dtype", "residual")
+    names = ("activation", "init", "norm", "depth", "width", "batch", "loss", "dtype", "residual", "gain")
     return {name: getattr(args, name) for name in names if hasattr(args, name)}
 
 
@@ -239,7 +253,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         rows.append([str(layer + 1)] + [_seed_mean([getattr(r, m)[layer] for r in results]) for m in shown])
     spec = specs[0]
     print(
-        f"{spec.activation} / {spec.init} / norm {spec.norm}{' / residual' if spec.residual else ''}: depth "
+        f"{spec.activation} / {spec.init}{f' x {spec.gain:g}' if spec.gain != 1.0 else ''} / norm {spec.norm}"
+        f"{' / residual' if spec.residual else ''}: depth "
         f"{spec.depth}, width {spec.width}, batch {spec.batch}, loss {spec.loss}, {spec.dtype}; "
         f"mean over seeds {','.join(map(str, args.seeds))}"
     )
@@ -274,7 +289,10 @@ def theory_command(args: argparse.Namespace) -> int:
             values = getattr(prediction, name)
             row.append(None if values is None else values[layer])
         rows.append(row)
-    print(f"mean field: {spec.activation} / {spec.init} (sigma_w^2 = {prediction.sigma_w2:.4g}), depth {spec.depth}")
+    gain = f", gain {spec.gain:g}" if spec.gain != 1.0 else ""
+    print(
+        f"mean field: {spec.activation} / {spec.init}{gain} (sigma_w^2 = {prediction.sigma_w2:.4g}), depth {spec.depth}"
+    )
     print(_table(headers, rows))
     print(f"log10_ratio_preact_grad (layer 1 / layer L): {prediction.log10_ratio_preact_grad:.3f}")
     if prediction.log10_ratio_weight_grad is not None:

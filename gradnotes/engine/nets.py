@@ -16,6 +16,23 @@ from torch import Tensor, nn
 from gradnotes.engine.spec import INITS, LEAKY_SLOPE
 from gradnotes.errors import UserError
 
+
+def centered_sigmoid(x: Tensor) -> Tensor:
+    """sigma(x) - 1/2, the sigmoid shifted to zero mean (LeCun et al. 1998, section 4.4).
+
+    Computed as the identical tanh(x/2)/2: sigmoid(x) - 0.5 cancels to exactly 0 for |x| < 1e-16 in float64, so a
+    vanishing signal would vanish to zero instead of to a small number.
+    """
+    return 0.5 * torch.tanh(0.5 * x)
+
+
+class CenteredSigmoid(nn.Module):
+    """``nn.Sigmoid`` minus 1/2, as a module (torch has none)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return centered_sigmoid(x)
+
+
 _FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
@@ -24,6 +41,7 @@ _FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "elu": F.elu,
     "gelu": F.gelu,
     "silu": F.silu,
+    "centered_sigmoid": centered_sigmoid,
 }
 _MODULES: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
@@ -33,6 +51,7 @@ _MODULES: dict[str, Callable[[], nn.Module]] = {
     "elu": nn.ELU,
     "gelu": nn.GELU,
     "silu": nn.SiLU,
+    "centered_sigmoid": CenteredSigmoid,
 }
 
 
@@ -50,13 +69,18 @@ def activation_module(name: str) -> nn.Module:
     return _MODULES[name]()
 
 
-def init_weight_(weight: Tensor, init: str, generator: torch.Generator) -> Tensor:
-    """Fill a (fan_out, fan_in) weight in place with torch.nn.init, drawing from ``generator``."""
+def init_weight_(weight: Tensor, init: str, generator: torch.Generator, gain: float = 1.0) -> Tensor:
+    """Fill a (fan_out, fan_in) weight in place with torch.nn.init, drawing from ``generator``.
+
+    ``gain`` multiplies the standard deviation (and the bounds): passed to the inits that take one (xavier_*,
+    orthogonal_), given as the std of normal_, and applied to the draws of kaiming_* (whose gain is the
+    nonlinearity's). A gain of 1 leaves every init exactly as torch draws it.
+    """
     init_fns: dict[str, Callable[[], Tensor]] = {
-        "standard_normal": lambda: nn.init.normal_(weight, 0.0, 1.0, generator=generator),
-        "small_normal": lambda: nn.init.normal_(weight, 0.0, 0.01, generator=generator),
-        "xavier_uniform": lambda: nn.init.xavier_uniform_(weight, gain=1.0, generator=generator),
-        "xavier_normal": lambda: nn.init.xavier_normal_(weight, gain=1.0, generator=generator),
+        "standard_normal": lambda: nn.init.normal_(weight, 0.0, 1.0 * gain, generator=generator),
+        "small_normal": lambda: nn.init.normal_(weight, 0.0, 0.01 * gain, generator=generator),
+        "xavier_uniform": lambda: nn.init.xavier_uniform_(weight, gain=gain, generator=generator),
+        "xavier_normal": lambda: nn.init.xavier_normal_(weight, gain=gain, generator=generator),
         "he_uniform": lambda: nn.init.kaiming_uniform_(
             weight, a=0.0, mode="fan_in", nonlinearity="relu", generator=generator
         ),
@@ -65,7 +89,7 @@ def init_weight_(weight: Tensor, init: str, generator: torch.Generator) -> Tenso
         ),
         # exactly nn.Linear.reset_parameters: U(+-1/sqrt(fan_in)), the "old" init of Glorot & Bengio's paper
         "torch_default": lambda: nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator),
-        "orthogonal": lambda: nn.init.orthogonal_(weight, gain=1.0, generator=generator),
+        "orthogonal": lambda: nn.init.orthogonal_(weight, gain=gain, generator=generator),
         # LeCun normal: N(0, 1/fan_in); torch spells it kaiming_normal_ with the linear gain
         "lecun_normal": lambda: nn.init.kaiming_normal_(
             weight, mode="fan_in", nonlinearity="linear", generator=generator
@@ -73,7 +97,11 @@ def init_weight_(weight: Tensor, init: str, generator: torch.Generator) -> Tenso
     }
     if init not in init_fns:
         raise UserError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
-    return init_fns[init]()
+    filled = init_fns[init]()
+    if gain != 1.0 and init in ("he_uniform", "he_normal", "torch_default", "lecun_normal"):
+        with torch.no_grad():
+            filled.mul_(gain)  # kaiming_*'s own gain is the nonlinearity's: scale what it drew
+    return filled
 
 
 # ------------------------------------------------------------------------------------------------- threads

@@ -44,7 +44,11 @@ METRICS = (
 SATURATION_LEVEL = 0.05  # saturated where phi'(z) < 5 % of phi'(0)
 # tanh'(z) = sech^2(z) < 0.05 <=> |z| > atanh(sqrt(0.95)); sigmoid'(z) = tanh'(z/2)/4, so twice that.
 _TANH_SATURATION_Z = math.atanh(math.sqrt(1.0 - SATURATION_LEVEL))
-SATURATION_Z = {"tanh": _TANH_SATURATION_Z, "sigmoid": 2.0 * _TANH_SATURATION_Z}
+SATURATION_Z = {
+    "tanh": _TANH_SATURATION_Z,
+    "sigmoid": 2.0 * _TANH_SATURATION_Z,
+    "centered_sigmoid": 2.0 * _TANH_SATURATION_Z,  # the same derivative as the sigmoid
+}
 # Fixed thread count: reductions split per thread, so results are reproducible only for a fixed count.
 DEFAULT_THREADS = 2
 # Below this many multiply-adds per layer a second thread costs more (OpenMP wake-ups) than it saves.
@@ -70,7 +74,7 @@ def draw(spec: Spec) -> Draws:
     readout = torch.randn(spec.batch, spec.width, generator=generator, dtype=dtype)
     weights = torch.empty(spec.depth, spec.width, spec.width, dtype=dtype)
     for layer in range(spec.depth):
-        init_weight_(weights[layer], spec.init, generator)
+        init_weight_(weights[layer], spec.init, generator, spec.gain)
     return Draws(x=x, readout=readout, weights=tuple(weights.unbind(0)))
 
 
@@ -193,8 +197,8 @@ def run(spec: Spec) -> Result:
 
 
 def _group_key(spec: Spec) -> tuple:
-    # members of one batched computation may differ only in what the weights are (init, seed)
-    return tuple(getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in ("init", "seed"))
+    # members of one batched computation may differ only in what the weights are (init, gain, seed)
+    return tuple(getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in ("init", "gain", "seed"))
 
 
 def run_many(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[Result]:
@@ -207,10 +211,10 @@ def run_many(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[R
     for members in groups.values():
         for start in range(0, len(members), max_members):
             chunk = members[start : start + max_members]
-            keys = tuple((s.seed, s.init, s.depth, s.width, s.batch, s.dtype) for s in chunk)
+            keys = tuple((s.seed, s.init, s.gain, s.depth, s.width, s.batch, s.dtype) for s in chunk)
             chunks.append((keys, chunk))
-    # the draws depend only on (seed, init, sizes, dtype), not on activation/norm/loss: chunks with the same members
-    # (every cell of a grid) run one after another and share one set of stacked draws
+    # the draws depend only on (seed, init, gain, sizes, dtype), not on activation/norm/loss: chunks with the same
+    # members (every cell of a grid) run one after another and share one set of stacked draws
     chunks.sort(key=lambda item: item[0])
     for _, chunk in chunks:
         _check_memory(chunk[0], len(chunk))  # refuse before allocating anything, not after minutes of swapping
@@ -356,7 +360,7 @@ class _Recorder:
 
     def _histograms(self) -> list[dict[str, Any]]:
         spec = self.spec
-        bounded = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+        bounded = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "centered_sigmoid": (-0.5, 0.5)}
         default_act = None if spec.residual else bounded.get(spec.activation)
         fixed = {"act": spec.hist_act_range or default_act, "preact_grad": spec.hist_grad_range}
         out: list[dict[str, Any]] = [{} for _ in range(self.members)]

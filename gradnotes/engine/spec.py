@@ -12,7 +12,7 @@ from typing import Any
 from gradnotes.errors import UserError
 
 # Public names: the CLI, the JSON and the figures use exactly these strings.
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "centered_sigmoid")
 CORE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 INITS = (
     "standard_normal",
@@ -30,7 +30,7 @@ NORMS = ("none", "batchnorm", "layernorm")
 LOSSES = ("random_projection", "sum")
 DTYPES = ("float64", "float32")
 
-SATURATING = ("sigmoid", "tanh")  # saturated_fraction is recorded for these
+SATURATING = ("sigmoid", "tanh", "centered_sigmoid")  # saturated_fraction is recorded for these
 RECTIFIERS = ("relu", "leaky_relu", "elu", "gelu", "silu")  # zero/dead-unit fractions (z <= 0) for these
 LEAKY_SLOPE = 0.01  # torch's default negative_slope, the value of Maas et al. 2013
 # A stated limit instead of a silent run of many minutes: 10,000 layers take ~1 min to simulate at width 256, and the
@@ -67,6 +67,7 @@ class Spec:
     """One fully connected, bias-free network at initialisation, and the statistics to record about it.
 
     Layer l: a_l = h_{l-1} W_l^T, z_l = Norm(a_l), h_l = phi(z_l) (or h_{l-1} + phi(z_l) with ``residual``).
+    ``gain`` multiplies the init's standard deviation (and bounds): the weights are ``gain`` times what the init draws.
     ``hist_bins > 0`` also keeps per-layer histograms of h_l and of dL/da_l; ``hist_act_range`` and
     ``hist_grad_range`` fix their edges (defaults: phi's range for sigmoid/tanh, else +-max|value| over layers).
     """
@@ -81,6 +82,7 @@ class Spec:
     loss: str = "random_projection"
     dtype: str = "float64"
     residual: bool = False
+    gain: float = 1.0
     hist_bins: int = 0
     hist_act_range: tuple[float, float] | None = None
     hist_grad_range: tuple[float, float] | None = None
@@ -97,6 +99,13 @@ class Spec:
             raise UserError(f"depth must be at most {MAX_DEPTH:,} (deeper runs take many minutes), got {self.depth:,}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UserError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if (
+            isinstance(self.gain, bool)
+            or not isinstance(self.gain, (int, float))
+            or not (math.isfinite(self.gain) and self.gain > 0)
+        ):
+            raise UserError(f"gain must be a positive finite number, got {self.gain!r}")
+        object.__setattr__(self, "gain", float(self.gain))  # 2 and 2.0 are one spec (one cache key)
         if not isinstance(self.residual, bool):
             raise UserError(f"residual must be true or false, got {self.residual!r}")
         if isinstance(self.hist_bins, bool) or not isinstance(self.hist_bins, int) or self.hist_bins < 0:

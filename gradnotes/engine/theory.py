@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from gradnotes.engine.nets import activation_fn  # the simulation's own table: theory imports no simulator
-from gradnotes.engine.spec import LEAKY_SLOPE, RECTIFIERS, Spec
+from gradnotes.engine.spec import LEAKY_SLOPE, Spec
 from gradnotes.errors import UserError
 
 INPUT_MEAN_SQUARE = 1.0  # x ~ N(0, I)
@@ -123,15 +123,22 @@ class Prediction:
         return asdict(self)
 
 
+def _log10(value: float) -> float:
+    """log10 that reads an underflow to 0 as -inf (then a ratio is +-inf or NaN, which the CLI reports as undefined)."""
+    return math.log10(value) if value > 0 else -math.inf
+
+
 def predict(spec: Spec) -> Prediction:
     """Mean-field predictions for norm = none (plain; residual for sigmoid/tanh), by the layer-by-layer recursion."""
     if spec.norm != "none":
         raise UserError(f"theory covers norm = none only (mean field of plain networks), got norm = {spec.norm!r}")
-    if spec.residual and spec.activation in RECTIFIERS:
+    if spec.residual and spec.activation not in ("sigmoid", "tanh", "centered_sigmoid"):
         # measured: with rectifiers the residual stream's growing common mean breaks gradient independence and the
         # simulated dL/dh grows ~1.5 decades faster over 30 layers than this recursion says (tanh/sigmoid agree)
-        raise UserError(f"theory for residual networks covers sigmoid and tanh only, got {spec.activation!r}")
-    s2 = sigma_w2(spec.init, spec.width)
+        raise UserError(
+            f"theory for residual networks covers sigmoid, tanh and centered_sigmoid only, got {spec.activation!r}"
+        )
+    s2 = sigma_w2(spec.init, spec.width) * spec.gain**2  # a gain g scales Var[W] by g^2
     phi, dphi = phi_and_derivative(spec.activation)
     depth = spec.depth
     q, act_ms, chi, dphi_ms = [], [], [], []
@@ -162,7 +169,7 @@ def predict(spec: Spec) -> Prediction:
     entries = spec.batch * spec.width
     preact_grad_norm = [math.sqrt(entries * v) for v in preact_grad_ms]
     act_grad_norm = [math.sqrt(entries * v) for v in act_grad_ms]
-    ratio_preact = 0.5 * (math.log10(preact_grad_ms[0]) - math.log10(preact_grad_ms[-1]))
+    ratio_preact = 0.5 * (_log10(preact_grad_ms[0]) - _log10(preact_grad_ms[-1]))
     weight_grad_norm: list[float] | None = None
     ratio_weight: float | None = None
     if spec.loss == "random_projection":
@@ -170,7 +177,7 @@ def predict(spec: Spec) -> Prediction:
         weight_grad_norm = [
             math.sqrt(spec.batch * spec.width**2 * d * h) for d, h in zip(preact_grad_ms, inputs_ms, strict=True)
         ]
-        ratio_weight = ratio_preact + 0.5 * (math.log10(inputs_ms[0]) - math.log10(inputs_ms[-1]))
+        ratio_weight = ratio_preact + 0.5 * (_log10(inputs_ms[0]) - _log10(inputs_ms[-1]))
     return Prediction(
         sigma_w2=s2,
         q=q,
