@@ -109,6 +109,10 @@ _THRESHOLD_HELP = {
     "saturation_slope": "saturated where φ′(z) < this × φ′(0)",
     "max_saturated_fraction": "flag a sigmoid/tanh layer with more saturated values than this",
     "max_dead_fraction": "flag a ReLU layer with more dead units than this",
+    "max_initial_loss_ratio": "flag a cross-entropy loss at init above this × ln C",
+    "max_spectral_radius": "flag a recurrent hidden-to-hidden weight whose spectral radius is above this",
+    "max_update_ratio": "training: flag a layer whose median update:data ratio ‖ΔW‖/‖W‖ is above this",
+    "min_update_ratio": "training: flag a layer whose median update:data ratio is below this",
 }
 
 

@@ -257,12 +257,31 @@ def diagnose(
 
         return hook
 
+    check_device(model)
+    root_output: list[torch.Tensor] = []  # the model's output, for the initial-loss check
+    recurrent_inputs: dict[str, torch.Tensor] = {}  # the first input of each nn.RNN/LSTM/GRU, for the time check
+
+    def root_hook(module: torch.nn.Module, args: Any, output: Any) -> None:
+        y = _first_tensor(output)
+        if not root_output and y is not None:
+            root_output.append(y.detach())
+
+    def recurrent_hook(name: str) -> Callable[..., None]:
+        def hook(module: torch.nn.Module, args: Any) -> None:
+            if name not in recurrent_inputs and args and isinstance(args[0], torch.Tensor):
+                recurrent_inputs[name] = args[0].detach()
+
+        return hook
+
     buffers = [(b, b.detach().clone()) for b in model.buffers()]
     try:
         for name in watched:
             module = modules[name]
             handles.append(module.register_forward_pre_hook(pre_hook(name)))
             handles.append(module.register_forward_hook(post_hook(name, module)))
+            if isinstance(module, torch.nn.RNNBase):
+                handles.append(module.register_forward_pre_hook(recurrent_hook(name)))
+        handles.append(model.register_forward_hook(root_hook))
         with torch.random.fork_rng(devices=[]):  # dropout inside the pass must not shift the reader's random stream
             loss = _compute_loss(model, batch, loss_fn)
             params = [p for name in watched for p in own_params[name] if p.requires_grad]
@@ -277,12 +296,108 @@ def diagnose(
     grad_of = {id(p): g for p, g in zip(params, grads, strict=True)}
     rows = [_row(name, modules[name], own_params[name], acc[name], grad_of) for name in watched]
     rows = _forward_order(rows, acc)
-    return Report(
-        loss=float(loss.detach()),
-        layers=rows,
-        flags=find_flags(float(loss.detach()), rows, thresholds),
-        thresholds=thresholds,
-    )
+    for row in rows:
+        module = modules[row.name]
+        if isinstance(module, torch.nn.RNNBase):
+            row.spectral_radius = _spectral_radius(module)
+            if row.name in recurrent_inputs:
+                with torch.random.fork_rng(devices=[]):
+                    row.time_grad_ratio = _time_grad_ratio(module, recurrent_inputs[row.name])
+    report = Report(loss=float(loss.detach()), layers=rows, flags=[], thresholds=thresholds)
+    report.flags = find_flags(report.loss, rows, thresholds)
+    if root_output:
+        _output_check(report, root_output[0], batch)
+    from gradnotes.diagnose.findings import find_findings
+
+    report.findings = find_findings(report)
+    return report
+
+
+def check_device(model: torch.nn.Module) -> None:
+    """A one-line error for parameters on a device this machine lacks, or on ``meta`` (shapes without data)."""
+    import torch
+
+    for p in model.parameters():
+        kind = p.device.type
+        if kind == "meta":
+            raise UserError("the model's parameters are on the meta device (shapes only, no data): build it on 'cpu'")
+        if kind == "cpu":
+            continue
+        backend = getattr(torch, kind, None)
+        if backend is None or not hasattr(backend, "is_available") or not backend.is_available():
+            raise UserError(f"the model is on {p.device}, which this machine lacks: build it on 'cpu'")
+
+
+def _spectral_radius(module: torch.nn.Module) -> float | None:
+    """The largest |eigenvalue| over the square hidden-to-hidden blocks (one per gate) of every layer and direction."""
+    import torch
+
+    radius = None
+    for name, p in module.named_parameters(recurse=False):
+        if not name.startswith("weight_hh") or p.dim() != 2:
+            continue
+        size = p.shape[1]
+        for block in p.detach().to(torch.float64).split(size, dim=0):
+            if block.shape[0] == size:
+                r = float(torch.linalg.eigvals(block).abs().max())
+                radius = r if radius is None else max(radius, r)
+    return radius
+
+
+def _time_grad_ratio(module: torch.nn.Module, x: torch.Tensor) -> float | None:
+    """How much of the last output's gradient reaches the first time step: ‖∂(v·h_T)/∂x_1‖ / ‖∂(v·h_T)/∂x_T‖.
+
+    The recurrence runs inside the fused module, so the hooks never see it; this reruns the module itself on its
+    recorded input with a fixed random direction v. Parameters' ``.grad`` is untouched (``autograd.grad`` on x only).
+    """
+    import torch
+
+    time_dim = 1 if getattr(module, "batch_first", False) and x.dim() == 3 else 0
+    if x.dim() < 2 or x.shape[time_dim] < 2 or not x.is_floating_point():
+        return None
+    x = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = _first_tensor(module(x))
+        if out is None:
+            return None
+        last = out.select(time_dim, out.shape[time_dim] - 1)
+        direction = torch.randn(last.shape, generator=torch.Generator().manual_seed(0)).to(last)
+        (grad,) = torch.autograd.grad((last * direction).sum(), x)
+    first_norm = float(grad.select(time_dim, 0).norm())
+    last_norm = float(grad.select(time_dim, x.shape[time_dim] - 1).norm())
+    return first_norm / last_norm if last_norm > 0 and math.isfinite(last_norm) else None
+
+
+def _output_check(report: Report, output: torch.Tensor, batch: Any) -> None:
+    """If the loss is cross-entropy on the model's output, note C and ln C: at initialisation the loss should be ≈ ln C.
+
+    Recognised by recomputing ``F.cross_entropy(output, targets)`` and finding the reported loss (Karpathy, makemore
+    part 3: "the initial loss should be −ln(1/C)").
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not (isinstance(batch, (tuple, list)) and len(batch) >= 2 and isinstance(batch[1], torch.Tensor)):
+        return
+    target = batch[1]
+    if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8) or not output.is_floating_point():
+        return
+    if output.dim() < 2 or output.numel() != target.numel() * output.shape[-1] or target.numel() == 0:
+        return
+    classes = output.shape[-1]
+    logits = output.reshape(-1, classes).to(torch.float64)
+    target = target.reshape(-1).long()
+    if classes < 2 or int(target.min()) < 0 or int(target.max()) >= classes:
+        return
+    finite = torch.isfinite(logits).all()
+    loss = float(F.cross_entropy(logits, target)) if finite else math.nan
+    if finite and not math.isclose(loss, report.loss, rel_tol=1e-3, abs_tol=1e-4):
+        return  # another loss (or a weighted one): no ln C to compare with
+    if not finite and math.isfinite(report.loss):
+        return
+    report.num_classes = classes
+    report.chance_loss = math.log(classes)
+    report.logit_std = float(logits.std()) if finite else math.nan
 
 
 def _row(
@@ -301,10 +416,12 @@ def _row(
         row.act_mean = a.mean
         row.act_std = math.sqrt(a.m2 / a.count) if math.isfinite(a.m2) else math.nan
         row.nonfinite_activations = a.nonfinite
-    if kind == "saturating" and a.saturation_count:
+    # A layer whose output holds NaN/inf has no meaningful saturated or dead fraction (NaN > 0 is False: "100 % dead")
+    if kind == "saturating" and a.saturation_count and not a.nonfinite:
         row.saturated_fraction = a.saturated / a.saturation_count
-    if kind == "dead" and a.alive is not None and a.dead_defined:
+    if kind == "dead" and a.alive is not None and a.dead_defined and not a.nonfinite:
         row.dead_fraction = 1.0 - float(a.alive.float().mean())
+    _model_facts(row, module)
     if a.grad_count:
         row.out_grad_rms = math.sqrt(a.grad_sq / a.grad_count)
     with_grad = [(p, grad_of[id(p)]) for p in own if grad_of.get(id(p)) is not None]
@@ -320,6 +437,20 @@ def _row(
             row.weight_grad_norm / row.weight_norm if row.weight_norm > 0 else None
         )  # zero-initialised W: no ratio
     return row
+
+
+def _model_facts(row: LayerStats, module: torch.nn.Module) -> None:
+    """Fan-in/out, weight std and bias mean of a layer with a ``weight`` of ≥ 2 dimensions (Linear, Conv, ...)."""
+    import torch
+
+    weight = getattr(module, "weight", None)
+    if row.role != "weight" or not isinstance(weight, torch.Tensor) or weight.dim() < 2 or weight.numel() < 2:
+        return
+    row.fan_in, row.fan_out = torch.nn.init._calculate_fan_in_and_fan_out(weight)
+    row.weight_std = float(weight.detach().to(torch.float64).std())
+    bias = getattr(module, "bias", None)
+    if isinstance(bias, torch.Tensor) and bias.numel():
+        row.bias_mean = float(bias.detach().to(torch.float64).mean())
 
 
 def _forward_order(rows: list[LayerStats], acc: dict[str, _Accumulator]) -> list[LayerStats]:

@@ -39,6 +39,17 @@ class Thresholds:
     # receive no gradient at all. With independent signs a live unit is silent on a whole batch of n samples with
     # probability 2⁻ⁿ, so use a batch of at least 16 samples.
     max_dead_fraction: float = 0.2
+    # Cross-entropy over C classes starts at ln C when the logits are ≈ 0 (Karpathy, makemore part 3: "we expect
+    # 3.29 and get 27"). Above 1.5 ln C the model is confidently wrong before it has learnt anything.
+    max_initial_loss_ratio: float = 1.5
+    # A recurrent weight can make gradients explode through time only if its spectral radius exceeds 1 (Pascanu et
+    # al. 2013 §3.1); nn.RNN's default init gives ≈ 1/√3 ≈ 0.58.
+    max_spectral_radius: float = 1.0
+    # Update:data ratio ‖ΔW‖/‖W‖ per optimiser step (training mode and watch): ≈ 1e-3 is healthy (CS231n, "Ratio of
+    # weights:updates"; Karpathy, makemore part 3). Above 1e-2 a few steps rewrite the weights; below 1e-4 a layer
+    # barely learns. The same thresholds hold for SGD and Adam, since ΔW is the step actually taken.
+    max_update_ratio: float = 1e-2
+    min_update_ratio: float = 1e-4
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

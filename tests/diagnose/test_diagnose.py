@@ -348,7 +348,7 @@ def test_thresholds_are_parameters():
 def test_table_has_one_row_per_layer():
     report = dg.diagnose(mlp(2), batch(), cross_entropy)
     lines = report.table().splitlines()
-    assert lines[0].split()[:2] == ["layer", "kind"]
+    assert lines[0].split()[:3] == ["#", "layer", "kind"]
     assert len(lines) == 2 + len(report.layers) + 2
 
 
