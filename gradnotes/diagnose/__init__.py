@@ -4,9 +4,26 @@ Importing this package loads neither torch nor matplotlib; the functions import 
 """
 
 from gradnotes.diagnose.cli import load_factory, run_factory
+from gradnotes.diagnose.findings import Finding
 from gradnotes.diagnose.measure import diagnose
 from gradnotes.diagnose.plot import plot
 from gradnotes.diagnose.report import LayerStats, Report
 from gradnotes.diagnose.rules import Flag, Thresholds
+from gradnotes.diagnose.training import train, training_findings
+from gradnotes.diagnose.watch import read_log, watch
 
-__all__ = ["Flag", "LayerStats", "Report", "Thresholds", "diagnose", "load_factory", "plot", "run_factory"]
+__all__ = [
+    "Finding",
+    "Flag",
+    "LayerStats",
+    "Report",
+    "Thresholds",
+    "diagnose",
+    "load_factory",
+    "plot",
+    "read_log",
+    "run_factory",
+    "train",
+    "training_findings",
+    "watch",
+]

@@ -181,7 +181,7 @@ def find_findings(report: Report) -> list[Finding]:
             consequences += _saturation_findings(m, take(lambda f: f.kind == "saturation"), forward.kind)
             loss_finding = _initial_loss(m, th)
             if loss_finding is not None:
-                consequences.append(_as_consequence(loss_finding, forward.kind))
+                consequences.append(_as_consequence(loss_finding, forward))
         chains.append((forward, consequences))
 
     for r in m.rows:
@@ -207,7 +207,7 @@ def find_findings(report: Report) -> list[Finding]:
     tiny = [c for c in chains if (c[0].measured.get("init_ratio") or 1.0) < 1 / INIT_TOLERANCE]
     if dead and tiny:  # tiny weights: each unit's pre-activation is ≈ its bias, the same for every sample
         finding = _dead_units(m, dead)
-        tiny[0][1].append(_as_consequence(finding, tiny[0][0].kind))
+        tiny[0][1].append(_as_consequence(finding, tiny[0][0]))
         finding.cause += ": with tiny weights each unit's pre-activation is ≈ its bias, so a negative bias is final"
     elif dead:
         chains.append((_dead_units(m, dead), []))
@@ -225,9 +225,10 @@ def find_findings(report: Report) -> list[Finding]:
     return [f for root, consequences in chains for f in (root, *consequences)]
 
 
-def _as_consequence(finding: Finding, cause: str) -> Finding:
-    finding.role, finding.caused_by = "consequence", cause
-    finding.cause = f"a consequence of the {cause.replace('_', ' ')} above"
+def _as_consequence(finding: Finding, cause: str | Finding) -> Finding:
+    title = cause.title if isinstance(cause, Finding) else cause.replace("_", " ")
+    finding.role, finding.caused_by = "consequence", cause.kind if isinstance(cause, Finding) else cause
+    finding.cause = f"a consequence of the {title} above"
     finding.fix = "fixed by the fix above"
     return finding
 

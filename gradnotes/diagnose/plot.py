@@ -27,6 +27,9 @@ LABELS = {
     "layer_forward_order": {"ko": "층 (순전파 순서)", "en": "layer (forward order)"},
     "weight_outputs": {"ko": "가중치 층", "en": "weight layers"},
     "activation_outputs": {"ko": "활성화 함수", "en": "activation functions"},
+    "update_data_ratio": {"ko": "갱신량 대 가중치 비 ‖ΔW‖/‖W‖", "en": "update:data ratio ‖ΔW‖/‖W‖"},
+    "healthy_ratio": {"ko": "기준 1e-3", "en": "reference 1e-3"},
+    "weight_layer_index": {"ko": "가중치 층 (순전파 순서)", "en": "weight layer (forward order)"},
 }
 
 
@@ -104,4 +107,49 @@ def plot(report: Report, lang: str = "en") -> Figure:
         if len(rows) <= 48:  # beyond that, names overlap: the JSON and the table carry them
             ax.set_xticks(x, [f"{n} · {r.kind}" for n, r in zip(names, rows, strict=True)], rotation=90, fontsize=7)
         ax.set_xlabel(t("layer_forward_order", lang))
+    return fig
+
+
+def plot_history(history: dict, lang: str = "en") -> Figure:
+    """Per weight layer over steps: the update:data ratio ‖ΔW‖/‖W‖ (with 1e-3 and the thresholds) and ‖∂L/∂W‖.
+
+    The two panels of Karpathy's makemore part 3, one line per weight layer coloured by depth.
+    """
+    import matplotlib as mpl
+
+    from gradnotes.site import style
+    from gradnotes.site.labels import translator
+
+    t = translator(LABELS)
+    names = [info["name"] for info in history["layers"] if info["role"] == "weight"]
+    fig = style.figure(style.PAGE_WIDTH, 3.8)
+    axes = fig.subplots(1, 2)
+    cmap = mpl.colormaps["viridis"]
+    shade = {name: cmap(0.9 * i / max(1, len(names) - 1)) for i, name in enumerate(names)}
+    for ax, key, ylabel in ((axes[0], "update_ratio", "update_data_ratio"), (axes[1], "grad_norm", "weight_grad_norm")):
+        for name in names:
+            points = [
+                (r["step"], r["layers"][name][key])
+                for r in history["steps"]
+                if name in r["layers"]
+                and isinstance(r["layers"][name].get(key), (int, float))
+                and math.isfinite(r["layers"][name][key])
+                and r["layers"][name][key] > 0
+            ]
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points], color=shade[name], linewidth=1.2)
+        ax.set_yscale("log")
+        ax.set_xlabel(t("step", lang))
+        ax.set_ylabel(t(ylabel, lang))
+    th = history.get("thresholds", {})
+    axes[0].axhline(1e-3, color=style.PALETTE["black"], linestyle="--", linewidth=1, label=t("healthy_ratio", lang))
+    for key in ("max_update_ratio", "min_update_ratio"):
+        if key in th:
+            axes[0].axhline(th[key], color=style.PALETTE["vermillion"], linestyle=":", linewidth=1)
+    axes[0].plot([], [], color=style.PALETTE["vermillion"], linestyle=":", linewidth=1, label=t("threshold", lang))
+    axes[0].legend(loc="best")
+    if names:
+        scalar = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(1, max(2, len(names))))
+        bar = fig.colorbar(scalar, ax=axes[1])
+        bar.set_label(t("weight_layer_index", lang))
     return fig
