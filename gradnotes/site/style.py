@@ -44,6 +44,7 @@ COLORS = {
     "elu": PALETTE["purple"],
     "gelu": PALETTE["sky"],
     "silu": PALETTE["black"],
+    "centered_sigmoid": PALETTE["grey"],  # the one Okabe-Ito hue left that reads on light and dark backgrounds
     # initialisations: a family shares its hue (uniform and normal differ by line style where both appear)
     "standard_normal": PALETTE["vermillion"],
     "small_normal": PALETTE["sky"],
