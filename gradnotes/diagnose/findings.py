@@ -176,9 +176,9 @@ def find_findings(report: Report) -> list[Finding]:
     forward = _forward_signal(m, th)
     if forward is not None:
         direction = 1 if forward.kind == "exploding_forward" else -1
-        consequences = _gradient_consequences(m, take, forward.kind, direction)
+        consequences = _gradient_consequences(m, take, forward, direction)
         if direction > 0:
-            consequences += _saturation_findings(m, take(lambda f: f.kind == "saturation"), forward.kind)
+            consequences += _saturation_findings(m, take(lambda f: f.kind == "saturation"), forward)
             loss_finding = _initial_loss(m, th)
             if loss_finding is not None:
                 consequences.append(_as_consequence(loss_finding, forward))
@@ -191,12 +191,12 @@ def find_findings(report: Report) -> list[Finding]:
     if forward is None:
         loss_finding = _initial_loss(m, th)
         if loss_finding is not None:
-            chains.append((loss_finding, _gradient_consequences(m, take, loss_finding.kind, 1, only_ratio=True)))
+            chains.append((loss_finding, _gradient_consequences(m, take, loss_finding, 1, only_ratio=True)))
 
     saturated = take(lambda f: f.kind == "saturation")
     if saturated:
         (root,) = _saturation_findings(m, saturated, None)
-        chains.append((root, _gradient_consequences(m, take, root.kind, -1)))
+        chains.append((root, _gradient_consequences(m, take, root, -1)))
 
     vanishing = [f for f in pending if f.kind == "vanishing"]
     sigmoids = [r for r in m.rows if r.kind == "Sigmoid" and r.act_mean is not None]
@@ -292,7 +292,7 @@ def _forward_signal(m: _Model, th: Thresholds) -> Finding | None:
     )
 
 
-def _gradient_consequences(m: _Model, take, cause: str, direction: int, only_ratio: bool = False) -> list[Finding]:
+def _gradient_consequences(m: _Model, take, cause: Finding, direction: int, only_ratio: bool = False) -> list[Finding]:
     out = []
     nonfinite = take(lambda f: f.kind == "non_finite")
     if nonfinite:
@@ -307,7 +307,7 @@ def _gradient_consequences(m: _Model, take, cause: str, direction: int, only_rat
     return out
 
 
-def _non_finite(m: _Model, flags: list[Flag], cause: str | None) -> Finding:
+def _non_finite(m: _Model, flags: list[Flag], cause: Finding | None) -> Finding:
     first = next((r for r in m.rows if r.nonfinite_activations), None)
     where = f"from {m.describe(first)}" if first else "in the gradients"
     bad = [r.name for r in m.rows if r.nonfinite_activations or r.nonfinite_gradients]
@@ -326,7 +326,7 @@ def _non_finite(m: _Model, flags: list[Flag], cause: str | None) -> Finding:
     return _as_consequence(finding, cause) if cause else finding
 
 
-def _gradient_finding(m: _Model, flags: list[Flag], kind: str, cause: str | None) -> Finding:
+def _gradient_finding(m: _Model, flags: list[Flag], kind: str, cause: Finding | None) -> Finding:
     names = sorted({f.layer for f in flags if f.layer is not None}, key=lambda n: m.index.get(n, 0))
     finding = Finding(
         kind=f"{kind}_gradient",
@@ -359,7 +359,7 @@ def _gradient_finding(m: _Model, flags: list[Flag], kind: str, cause: str | None
     return finding
 
 
-def _saturation_findings(m: _Model, flags: list[Flag], cause: str | None) -> list[Finding]:
+def _saturation_findings(m: _Model, flags: list[Flag], cause: Finding | None) -> list[Finding]:
     if not flags:
         return []
     names = [f.layer for f in flags if f.layer is not None]

@@ -164,9 +164,11 @@ class watch:  # noqa: N801 - used as a context manager, like torch.no_grad
 
         def grad_hook(name: str) -> Callable[[torch.Tensor], None]:
             def hook(g: torch.Tensor) -> None:
-                g = g.detach().to(torch.float64)
-                grad_bad[name] += int((~torch.isfinite(g)).sum())
-                grad_sq[name] += float((g * g).sum())
+                g = g.detach()
+                norm = float(torch.linalg.vector_norm(g, dtype=torch.float64))
+                if not math.isfinite(norm):
+                    grad_bad[name] += int((~torch.isfinite(g)).sum())
+                grad_sq[name] += norm * norm
 
             return hook
 
@@ -201,11 +203,14 @@ class watch:  # noqa: N801 - used as a context manager, like torch.no_grad
                     stats["dead_fraction"] = 1.0 - float(a.alive.float().mean())
             if name in self._weights and self._weights[name]:
                 with torch.no_grad():
-                    now = [p.detach().to(torch.float64) for p in self._weights[name]]
-                    old = [b.to(torch.float64) for b in pending["before"][name]]
-                    w_norm = math.sqrt(sum(float(o.pow(2).sum()) for o in old))
-                    delta = math.sqrt(sum(float((n - o).pow(2).sum()) for n, o in zip(now, old, strict=True)))
-                    bad_weights = sum(int((~torch.isfinite(n)).sum()) for n in now)
+                    now = [p.detach() for p in self._weights[name]]
+                    old = pending["before"][name]
+                    f64 = torch.float64
+                    w_norm = math.hypot(*(float(torch.linalg.vector_norm(o, dtype=f64)) for o in old))
+                    delta = math.hypot(
+                        *(float(torch.linalg.vector_norm(n - o, dtype=f64)) for n, o in zip(now, old, strict=True))
+                    )
+                    bad_weights = 0 if math.isfinite(delta) else sum(int((~torch.isfinite(n)).sum()) for n in now)
                 grad_norm = math.sqrt(pending["grad_sq"][name])
                 stats.update(
                     weight_norm=w_norm,

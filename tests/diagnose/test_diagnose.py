@@ -107,9 +107,16 @@ def test_page_example_from_python_runs(capsys):
 def test_page_includes_the_example_files():
     for page in ("diagnose.md", "diagnose.en.md"):
         text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-        for example in ("deep_sigmoid.py", "he_relu.py", "from_python.py"):
+        for example in (
+            "deep_sigmoid.py",
+            "he_relu.py",
+            "from_python.py",
+            "huge_init.py",
+            "large_lr.py",
+            "watch_loop.py",
+        ):
             assert f'--8<-- "docs_src/diagnose/{example}"' in text, f"{page} does not include {example}"
-        for claim in ("exit", "1e-3", "100"):
+        for claim in ("exit", "1e-3", "100", "--steps", "--report", "schema_version", "ln"):
             assert claim in text, f"{page} does not state {claim!r}"
 
 
@@ -376,9 +383,13 @@ def test_import_does_not_load_torch_or_matplotlib():
 
 
 def test_cli_exit_status_is_1_when_flagged_and_0_when_healthy(tmp_path):
-    flagged = run([PYTHON, "-m", "gradnotes", "diagnose", "docs_src/diagnose/deep_sigmoid.py:make_model"], env=THREADS)
+    flagged = run(
+        [PYTHON, "-m", "gradnotes", "diagnose", "docs_src/diagnose/deep_sigmoid.py:make_model", "--table"], env=THREADS
+    )
     assert flagged.returncode == 1, flagged.stderr
-    assert "[vanishing]" in flagged.stdout and flagged.stdout.count("Sigmoid") == 8
+    verdict = flagged.stdout.split("\n\n")[1]  # the findings come first, the table after them
+    assert verdict.startswith("1 problem: vanishing gradients through 8 sigmoid layers"), flagged.stdout
+    assert "[vanishing]" in flagged.stdout and flagged.stdout.count(" Sigmoid ") == 8
     out = tmp_path / "he.svg"
     healthy = run(
         [
