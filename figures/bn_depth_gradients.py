@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from _protocol import (
     band,
     config,
@@ -35,7 +37,8 @@ def compute() -> dict:
         "config": config(activation=ACTIVATION, init=INIT, metric=METRIC),
         "runs": runs,
         "theory_none": getattr(prediction, METRIC),
-        # Second panel: BN's 1/σ_B in the backward pass cancels sigmoid′ ≤ ¼; LayerNorm does not.
+        # Second panel: BN centres each unit over the batch (removing the offset ½ Σ_j W_ij of sigmoid's 0.5 mean) and
+        # divides by σ_B (a gain that offsets sigmoid′ ≤ ¼); LayerNorm's per-sample σ keeps that offset and falls short.
         "sigmoid": {norm: [getattr(r, METRIC) for r in grid["sigmoid", SIGMOID_INIT, norm]] for norm in NORMS},
     }
 
@@ -76,12 +79,49 @@ def check(data: dict) -> None:
         ratio = log10_ratio(mean[norm])
         assert abs(ratio) < 0.3, f"with {norm} the gradient stays within 0.3 decade over 30 layers ({ratio:.2f})"
     assert abs(log10_ratio(mean["none"]) - log10_ratio(data["theory_none"])) < 0.3, "no norm: sim matches mean field"
-    sig = {norm: log10_ratio(per_layer(data["sigmoid"][norm])["mean"]) for norm in NORMS}
+    sig_mean = {norm: per_layer(data["sigmoid"][norm])["mean"] for norm in NORMS}
+    sig = {norm: log10_ratio(sig_mean[norm]) for norm in NORMS}
     assert abs(sig["batchnorm"]) < 1, (
-        f"sigmoid + BN: 1/σ_B cancels sigmoid′ ≤ ¼ (within a decade, {sig['batchnorm']:.2f})"
+        f"sigmoid + BN: centring plus BN's gain keep layers 1 and 30 within a decade ({sig['batchnorm']:.2f})"
     )
+    # Layer 1 sees the Gaussian input, not sigmoid outputs; from layer 30 to layer 2 the gradient rises mildly.
+    for run in data["sigmoid"]["batchnorm"]:
+        rise = math.log10(run[1] / run[-1])
+        assert 0.3 < rise < 0.6, f"sigmoid + BN: layer 2 is 2-4x layer 30 in every seed ({10**rise:.1f}x)"
     assert sig["none"] < -15, f"sigmoid without a norm vanishes by over 15 decades ({sig['none']:.2f})"
     assert sig["layernorm"] < -10, f"LayerNorm does not rescue sigmoid: over 10 decades lost ({sig['layernorm']:.2f})"
+    # LN divides by the RMS of s(z) over the units, offset included; BN by its standard deviation over the batch.
+    # So per layer LN's gain falls short by sqrt(Var[s] / E[s²]) for z ~ N(0, 1): 0.38, i.e. 0.415 decade.
+    shortfall = -math.log10(math.sqrt(sigmoid_variance() / sigmoid_second_moment()))
+    slope, _ = log10_slope(sig_mean["layernorm"])
+    assert abs(slope - shortfall) < 0.03, (
+        f"sigmoid + LN loses {slope:.3f} decade per layer, as sqrt(Var[s]/E[s²]) predicts ({shortfall:.3f})"
+    )
+
+
+def _gauss_average(f) -> float:
+    """E[f(z)] for z ~ N(0, 1): the trapezoid rule on [-12, 12] (the tails beyond are below 1e-30)."""
+    n, low, high = 24001, -12.0, 12.0
+    h = (high - low) / (n - 1)
+    total = 0.0
+    for k in range(n):
+        z = low + k * h
+        total += (0.5 if k in (0, n - 1) else 1.0) * f(z) * math.exp(-z * z / 2)
+    return total * h / math.sqrt(2 * math.pi)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def sigmoid_second_moment() -> float:
+    """E[s(z)²]: what LayerNorm's per-sample statistics see, the ½ mean included."""
+    return _gauss_average(lambda z: _sigmoid(z) ** 2)
+
+
+def sigmoid_variance() -> float:
+    """Var[s(z)]: what BatchNorm's per-unit statistics over the batch see, the mean removed."""
+    return sigmoid_second_moment() - _gauss_average(_sigmoid) ** 2
 
 
 if __name__ == "__main__":
