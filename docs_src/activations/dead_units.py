@@ -1,4 +1,4 @@
-"""Count dead units (never active on a batch): they pass no gradient under ReLU, a small one under Leaky ReLU."""
+"""Units off on the whole batch: their own weights get no gradient under ReLU, a small one under Leaky ReLU."""
 
 import torch
 from torch import nn
@@ -13,11 +13,11 @@ for phi in (nn.ReLU(), nn.LeakyReLU(0.01)):
     layer.zero_grad()
     z = layer(x)
     phi(z).sum().backward()
-    dead = (z <= 0).all(dim=0)  # never positive on the whole batch
+    dead = (z <= 0).all(dim=0)  # off for every sample of the batch
     grad_of_dead = layer.weight.grad[dead].abs().sum().item()
     print(f"{type(phi).__name__:9s} dead units: {int(dead.sum())}/128, gradient reaching them: {grad_of_dead:.3g}")
     assert int(dead.sum()) >= 32
     if isinstance(phi, nn.ReLU):
-        assert grad_of_dead == 0.0  # dead ReLU units cannot recover by gradient descent
+        assert grad_of_dead == 0.0  # nothing moves their weights: with these fixed inputs they stay off
     else:
         assert grad_of_dead > 0.0  # Leaky ReLU keeps a slope of 0.01

@@ -1,4 +1,4 @@
-"""dL/dh_1 is a product of per-layer Jacobians W^T diag(phi'(z)): check it against autograd."""
+"""dL/dh_1 = J_2 J_3 ... J_L dL/dh_L with J_l = W_l^T diag(phi'(z_l)) (column vectors): check it against autograd."""
 
 import torch
 
@@ -21,6 +21,6 @@ loss = (readout * h).sum()
 grad = readout.clone()
 for weight, z in zip(reversed(weights[1:]), reversed(pre_activations), strict=True):
     phi_prime = 1 - torch.tanh(z) ** 2
-    grad = (grad * phi_prime) @ weight  # row vector times J_l = diag(phi'(z_l)) W_l
+    grad = (grad * phi_prime) @ weight  # row vector times diag(phi'(z_l)) W_l = J_l^T: the page's J_l, transposed
 assert torch.allclose(grad, autograd_grad)
 print("chain-rule product == autograd:", torch.allclose(grad, autograd_grad))
