@@ -1,10 +1,10 @@
-"""A 40-layer ReLU MLP whose weights are drawn from N(0, 1): the forward signal explodes."""
+"""A 40-layer ReLU MLP whose weights are drawn from N(0, 1): the forward signal explodes (its loss is NaN)."""
 
 import torch
 from torch import nn
 
 
-def make_model():
+def make_exploding_model():
     torch.manual_seed(0)
     width = 256
     layers = []

@@ -16,7 +16,7 @@ targets = (inputs[:, 0] > 0).long() + (inputs[:, 1] > 0).long()
 
 log = Path(tempfile.mkdtemp()) / "run.jsonl"
 with watch(model, every=10, log=log, optimizer=optimizer) as w:
-    for step in range(200):
+    for _ in range(200):
         batch = torch.randint(0, 512, (64,))
         loss = nn.functional.cross_entropy(model(inputs[batch]), targets[batch])
         w.loss(loss)  # optional: gives the log its loss curve

@@ -9,7 +9,7 @@ import re
 import runpy
 
 import pytest
-from support import PYTHON, ROOT, run
+from support import ROOT
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -317,7 +317,7 @@ def test_watch_overhead_benchmark_runs():
 
 
 def test_page_example_huge_init_verdict():
-    model, batch, loss_fn = dg.load_factory(str(DOCS_SRC / "huge_init.py"))()
+    model, batch, loss_fn = dg.load_factory(str(DOCS_SRC / "huge_init.py") + ":make_exploding_model")()
     report = dg.diagnose(model, batch, loss_fn)
     # The page says: the verdict opens with the exploding forward signal; growth ≈ ×11 per layer; He std 0.088
     assert report.summary().startswith("3 problems: exploding forward signal (root cause), NaN/inf from #71")
