@@ -344,7 +344,7 @@ COVERAGE: list[Covered] = [
         "The regularising effect and dropout",
         (
             "- 미니배치마다 평균, 표준편차 계산으로 훈련데이터에 노이즈 넣는 과적합 방지 효과",
-            "**이오페와 세게디의 주장**",
+            "**Ioffe와 Szegedy의 주장**",
             "**Ioffe and Szegedy's claim**",
         ),
         (
@@ -414,7 +414,7 @@ COVERAGE: list[Covered] = [
         LN,
         "개요의 마지막 줄",
         "The outline's last line",
-        ("4) 층 정규화(Layer Normalization)", "노트가 적지 못한 특징들", "What the outline did not get to write down"),
+        ("4) 층 정규화(Layer Normalization)", "개요가 적지 못한 특징들", "What the outline did not get to write down"),
         ("1] 특징", "1] 특징", "1] Properties"),
     ),
     *_section(
