@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from gradnotes.engine import nets, sim, theory
-from gradnotes.errors import UserError
+from gradnotes.engine.cache import cached_many
 from gradnotes.engine.spec import CORE_ACTIVATIONS, CORE_INITS, INITS, Spec
+from gradnotes.errors import UserError
 
 # ---------------------------------------------------------------- quadrature vs a high-accuracy reference
 
@@ -136,19 +137,22 @@ def test_sum_loss_has_no_weight_prediction() -> None:
 # (ReLU's E[h^2] at layer 30: ~0.2). Measured worst case over this grid: 0.16 (ratios), 0.22 (E[h^2], layer 30),
 # on ratios that themselves span -40 ... +31 decades.
 TOLERANCE_DECADES = 0.3
-AGREEMENT_WIDTH, AGREEMENT_BATCH, AGREEMENT_SEEDS = 256, 32, (0, 1, 2, 3)
+# Through the result cache: after the first run these 96 networks are cache hits, not fresh simulations. Not the
+# site's protocol sizes (batch 30, seeds 0-4, which the engine figures cache): on those, ReLU and Leaky ReLU with the
+# uniform inits end 0.43 decade below mean field in E[h^2] at layer 30, outside this tolerance (their ratios agree).
+AGREEMENT_DEPTH, AGREEMENT_WIDTH, AGREEMENT_BATCH, AGREEMENT_SEEDS = 30, 256, 32, (0, 1, 2, 3)
 
 
 @pytest.fixture(scope="module")
 def engine_no_norm_results() -> dict[tuple[str, str], list[sim.Result]]:
     specs = [
-        Spec(activation=a, init=i, depth=30, width=AGREEMENT_WIDTH, batch=AGREEMENT_BATCH, seed=s)
+        Spec(activation=a, init=i, depth=AGREEMENT_DEPTH, width=AGREEMENT_WIDTH, batch=AGREEMENT_BATCH, seed=s)
         for a in CORE_ACTIVATIONS
         for i in CORE_INITS
         for s in AGREEMENT_SEEDS
     ]
     grouped: dict[tuple[str, str], list[sim.Result]] = {}
-    for result in sim.run_many(specs):
+    for result in cached_many(specs):
         grouped.setdefault((result.spec.activation, result.spec.init), []).append(result)
     return grouped
 
@@ -165,7 +169,7 @@ def test_simulation_agrees_with_mean_field(engine_no_norm_results, activation: s
         simulated = statistics.fmean(r.log10_ratio(metric) for r in results)
         assert simulated == pytest.approx(getattr(prediction, name), abs=TOLERANCE_DECADES), name
     # forward: E[h^2] at the first, middle and last layer
-    for layer in (0, 14, 29):
+    for layer in (0, AGREEMENT_DEPTH // 2 - 1, AGREEMENT_DEPTH - 1):
         simulated = statistics.fmean(math.log10(r.act_mean_square[layer]) for r in results)
         assert simulated == pytest.approx(math.log10(prediction.act_mean_square[layer]), abs=TOLERANCE_DECADES)
 
