@@ -403,10 +403,10 @@ def _sigmoid_vanishing(m: _Model, flags: list[Flag], sigmoids: list[LayerStats])
     sat = [r.saturated_fraction for r in sigmoids if r.saturated_fraction is not None]
     names = sorted({f.layer for f in flags if f.layer is not None} | {r.name for r in sigmoids}, key=m.index.get)
     ratios = m.init_ratios([w for w in m.weights if m.after.get(w.name, (None, False))[0] == "Sigmoid"])
-    init_note = ""
+    scale = ""
     if ratios:
         median = _median([q for *_, q, _ in ratios])
-        init_note = f"; the weights are {median:.2g}× Xavier init"
+        scale = f" at {median:.2g}× Xavier scale"
     return Finding(
         kind="vanishing_gradient",
         severity="error",
@@ -417,12 +417,13 @@ def _sigmoid_vanishing(m: _Model, flags: list[Flag], sigmoids: list[LayerStats])
             + (f"; only {pct(max(sat))} of sigmoid values saturated" if sat else "")
         ),
         cause=(
-            f"{len(sigmoids)} sigmoid layer(s): σ′ ≤ 1/4 everywhere, so every layer passes on at most a quarter of the "
-            f"gradient, and their outputs have mean {min(means):.2f}–{max(means):.2f}, not zero "
-            f"(Glorot & Bengio 2010 §3.1){init_note}"
+            f"{len(sigmoids)} sigmoid layer(s){scale}: each layer scales the back-propagated gradient by about "
+            "σ_w·σ′ with σ′ ≤ 1/4, well below 1 at this weight scale; a larger gain could offset the 1/4, but the "
+            f"outputs' mean of {min(means):.2f}–{max(means):.2f} (not zero) adds a common offset to every next "
+            "pre-activation that saturates the units first (Glorot & Bengio 2010 §3.1; LeCun et al. 1998 §4.4)"
         ),
         fix=(
-            "# ReLU with He init (He et al. 2015), or tanh with Xavier init (Glorot & Bengio 2010)\n"
+            "# ReLU with He init (He et al. 2015), or a zero-centred tanh with Xavier init (Glorot & Bengio 2010)\n"
             "nn.ReLU()  # in place of each nn.Sigmoid()\n"
             + _init_fix({'nn.init.kaiming_normal_(m.weight, nonlinearity="relu")'}, "nn.Linear,")
         ),

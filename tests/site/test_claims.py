@@ -1,6 +1,7 @@
 """The claims ledger (claims/<page>.toml): every sentence of a page that states a measured or causal result is
 listed with its evidence — a figure whose check asserts it, a snippet that asserts it, or a paper with the section,
-figure or table. The test fails when a page has no ledger, an anchor is no longer on its page, or evidence is gone.
+figure or table — or, for a page about a tool, a test (``test:tests/…/test_x.py::test_name``) that runs the page's
+example and asserts its output. The test fails when a page has no ledger, an anchor is no longer on its page, or evidence is gone.
 
 One file per page pair, e.g. claims/activations.toml:
 
@@ -94,6 +95,11 @@ def test_every_claim_has_evidence_that_exists(page):
                 path = ROOT / what
                 if not (path.is_file() and path.is_relative_to(ROOT / "docs_src") and asserts_something(path)):
                     problems.append(f"claim {number}: snippet {what!r} is not a docs_src file that asserts")
+            elif kind == "test":
+                file, _, name = what.partition("::")
+                path = ROOT / file
+                if not (path.is_file() and path.is_relative_to(ROOT / "tests") and asserts_something(path, name)):
+                    problems.append(f"claim {number}: test {what!r} is not a test function that asserts")
             elif kind == "cite":
                 author = what.split()[0].rstrip(",") if what else ""
                 if not re.search(r"\b(19|20)\d\d\b", what) or not CITATION.search(what):
@@ -101,5 +107,5 @@ def test_every_claim_has_evidence_that_exists(page):
                 elif author and author not in references:
                     problems.append(f"claim {number}: {author!r} is not on the references page")
             else:
-                problems.append(f"claim {number}: unknown evidence kind {kind!r} (figure:, snippet:, cite:)")
+                problems.append(f"claim {number}: unknown evidence kind {kind!r} (figure:, snippet:, test:, cite:)")
     assert problems == []
