@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 
 import torch
+from torch import Tensor, nn
 
 from gradnotes.engine.nets import threads
-from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.errors import UserError
+from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
 from gradnotes.site.labels import t
 
@@ -24,31 +27,66 @@ PROBES = 8  # samples whose normalised value is followed across random mini-batc
 DRAWS = 64  # random mini-batches per probe and batch size
 
 
+def batch_dependence(
+    features: Tensor, batch_sizes: Sequence[int], *, probes: int, draws: int, generator: torch.Generator
+) -> dict[str, list[float]]:
+    """How much one sample's normalised value depends on the rest of its mini-batch.
+
+    For each batch size B, each of ``probes`` samples is normalised ``draws`` times, each time with B − 1 other
+    samples drawn at random; reported is the standard deviation of its output across draws, averaged over units
+    and probes (real nn.BatchNorm1d in training mode; nn.LayerNorm for comparison, which sees one sample only).
+    """
+    n, units = features.shape
+    bn_spread, ln_spread = [], []
+    ln = nn.LayerNorm(units, elementwise_affine=False)
+    for batch in batch_sizes:
+        if not 2 <= batch <= n:
+            raise UserError(f"batch sizes must be between 2 and {n}, got {batch}")
+        bn_values, ln_values = [], []
+        for probe in range(probes):
+            others = torch.cat([torch.arange(probe), torch.arange(probe + 1, n)])
+            picks = torch.stack([others[torch.randperm(n - 1, generator=generator)[: batch - 1]] for _ in range(draws)])
+            index = torch.cat([torch.full((draws, 1), probe), picks], dim=1)  # (draws, batch); the probe is row 0
+            batches = features[index]  # (draws, batch, units)
+            # One BatchNorm1d over (batch, draws·units): each draw's units are separate channels, so every draw gets
+            # exactly its own batch statistics.
+            bn = nn.BatchNorm1d(draws * units, affine=False).train()
+            with torch.no_grad():
+                flat = batches.transpose(0, 1).reshape(batch, draws * units)
+                out_bn = bn(flat)[0].view(draws, units)
+                out_ln = ln(batches[:, 0])
+            bn_values.append(out_bn.std(0).mean())
+            ln_values.append(out_ln.std(0).mean())
+        bn_spread.append(float(torch.stack(bn_values).mean()))
+        ln_spread.append(float(torch.stack(ln_values).mean()))
+    return {"batchnorm": bn_spread, "layernorm": ln_spread}
+
+
 def compute() -> dict:
     """Train every (norm, batch size) for 100 steps (3 seeds); then measure one sample's output across mini-batches."""
-    data = train.load_digits("figure bn_batch_size")
+    data = digits.load_digits("figure bn_batch_size")
     accuracy: dict[str, list[list[float]]] = {norm: [] for norm in NORMS}
     with threads(1):
         for norm in NORMS:
             for batch in BATCH_SIZES:
-                model = train.StackedMLP(
+                model = stacked.StackedMLP(
                     SIZES, activation="relu", inits=["he_normal"] * len(SEEDS), seeds=list(SEEDS), norm=norm
                 )
-                train.train(model, data, steps=STEPS, batch_size=batch, lr=LR, momentum=MOMENTUM)
-                _, acc = train.evaluate(model, data.x_test, data.y_test)  # eval mode: BN's running statistics
-                accuracy[norm].append(train.rounded(acc.tolist()))
+                stacked.train(model, data, steps=STEPS, batch_size=batch, lr=LR, momentum=MOMENTUM)
+                _, acc = stacked.evaluate(model, data.x_test, data.y_test)  # eval mode: BN's running statistics
+                accuracy[norm].append(stacked.rounded(acc.tolist()))
         # The first layer's pre-activations of a freshly initialised network: what the first BN/LN would see.
-        first = train.build_mlp(SIZES, activation="relu", init="he_normal", seed=0)[0]
+        first = stacked.build_mlp(SIZES, activation="relu", init="he_normal", seed=0)[0]
         with torch.no_grad():
             features = first(data.x_train)
-        spread = experiments.batch_dependence(
+        spread = batch_dependence(
             features, BATCH_SIZES, probes=PROBES, draws=DRAWS, generator=torch.Generator().manual_seed(0)
         )
     return {
         "config": {"sizes": list(SIZES), "steps": STEPS, "lr": LR, "momentum": MOMENTUM, "seeds": list(SEEDS)},
         "batch_sizes": list(BATCH_SIZES),
         "test_accuracy": accuracy,  # [batch size][seed]
-        "sample_spread": {norm: train.rounded(values) for norm, values in spread.items()},
+        "sample_spread": {norm: stacked.rounded(values) for norm, values in spread.items()},
         "probes": PROBES,
         "draws": DRAWS,
     }

@@ -7,11 +7,11 @@ import json
 import torch
 from torch import nn
 
-from gradnotes.engine.nets import threads
 from gradnotes import paths
-from gradnotes.experiments import bn_digits as experiments, stacked as train
-from gradnotes.site import style
+from gradnotes.engine.nets import threads
 from gradnotes.errors import UserError
+from gradnotes.experiments import fold, stacked
+from gradnotes.site import style
 from gradnotes.site.labels import t
 
 TRAIN = ("none", "batchnorm", "layernorm")
@@ -54,7 +54,7 @@ def compute() -> dict:
     """The committed wall times, plus a deterministic check that folding BN changes no output."""
     document = _measurement()
     with threads(1):
-        model = train.build_mlp(FOLD_SIZES, activation="relu", norm="batchnorm", seed=0)
+        model = stacked.build_mlp(FOLD_SIZES, activation="relu", norm="batchnorm", seed=0)
         generator = torch.Generator().manual_seed(0)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         model.train()
@@ -65,7 +65,7 @@ def compute() -> dict:
             loss.backward()
             optimizer.step()
         model.eval()
-        folded = experiments.fold_batchnorm(model)
+        folded = fold.fold_batchnorm(model)
         x = torch.randn(256, FOLD_SIZES[0], generator=generator) * 2 + 0.5
         with torch.no_grad():
             reference, output = model(x), folded(x)

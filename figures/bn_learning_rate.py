@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from gradnotes.engine.nets import threads
+from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
-from gradnotes.experiments import stacked as train
 from gradnotes.site.labels import t
 
 NORMS = ("none", "batchnorm")
@@ -22,16 +22,18 @@ TRAINED = 0.5  # a run "trains" when its final loss is below 0.5 (chance is ln 1
 
 def compute() -> dict:
     """One stack per norm: 13 learning rates × 3 seeds trained together, then the loss on the whole training set."""
-    data = train.load_digits("figure bn_learning_rate")
+    data = digits.load_digits("figure bn_learning_rate")
     rates = [lr for lr in LEARNING_RATES for _ in SEEDS]
     seeds = [seed for _ in LEARNING_RATES for seed in SEEDS]
     final: dict[str, list[list[float]]] = {}
     with threads(1):
         for norm in NORMS:
-            model = train.StackedMLP(SIZES, activation="relu", inits=["he_normal"] * len(seeds), seeds=seeds, norm=norm)
-            train.train(model, data, steps=STEPS, batch_size=BATCH, lr=rates, momentum=MOMENTUM)
-            loss, _ = train.evaluate(model, data.x_train, data.y_train)  # eval mode: BN uses its running statistics
-            values = train.rounded(loss.tolist())
+            model = stacked.StackedMLP(
+                SIZES, activation="relu", inits=["he_normal"] * len(seeds), seeds=seeds, norm=norm
+            )
+            stacked.train(model, data, steps=STEPS, batch_size=BATCH, lr=rates, momentum=MOMENTUM)
+            loss, _ = stacked.evaluate(model, data.x_train, data.y_train)  # eval mode: BN uses its running statistics
+            values = stacked.rounded(loss.tolist())
             final[norm] = [values[k * len(SEEDS) : (k + 1) * len(SEEDS)] for k in range(len(LEARNING_RATES))]
     return {
         "config": {
@@ -65,7 +67,12 @@ def draw(data: dict, lang: str):
     for k, norm in enumerate(NORMS):
         rows = data["final_loss"][norm]
         ax.plot(
-            rates, [_median(row) for row in rows], color=COLORS[norm], marker="o", markersize=4, label=t(norm, lang)
+            rates,
+            [_median(row) for row in rows],
+            color=COLORS[norm],
+            marker="o",
+            markersize=4,
+            label=t(norm, lang),
         )
         # Every seed as a small dot; diverged seeds as × on the top edge, nudged apart so both norms stay visible.
         dots = [(lr, v) for lr, row in zip(rates, rows, strict=True) for v in row if math.isfinite(v)]

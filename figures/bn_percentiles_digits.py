@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradnotes.experiments import bn_digits as experiments
+from gradnotes.experiments import bn_digits
 from gradnotes.site import style
 from gradnotes.site.labels import t
 
@@ -15,9 +15,9 @@ WARMUP_EVALS = 2  # the BN running averages need a few dozen steps; the claims s
 
 def compute() -> dict:
     """The shared BN-vs-none digits runs (3 seeds each); accuracy in eval mode, percentiles with batch statistics."""
-    runs = {norm: experiments.sigmoid_bn_run(norm) for norm in NORMS}
+    runs = {norm: bn_digits.sigmoid_bn_run(norm) for norm in NORMS}
     return {
-        "config": experiments.sigmoid_bn_config(),
+        "config": bn_digits.sigmoid_bn_config(),
         "eval_steps": runs["none"]["eval_steps"],
         "test_accuracy": {norm: runs[norm]["test_accuracy"] for norm in NORMS},  # [eval][member]
         "percentiles": {norm: runs[norm]["percentiles"] for norm in NORMS},  # [eval][member][unit][level]

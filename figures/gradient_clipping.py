@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gradnotes.engine.nets import threads
-from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.experiments import stacked
 from gradnotes.site import style
 from gradnotes.site.labels import t
 
@@ -23,6 +25,37 @@ THRESHOLD = 1.0  # clip_grad_norm_'s max_norm
 COLORS = {0.9: style.PALETTE["green"], 2.0: style.PALETTE["vermillion"]}
 
 
+def recurrent_net(
+    *, hidden: int, inputs: int, spectral_radius: float, seed: int
+) -> tuple[nn.RNN, nn.Linear, torch.Generator]:
+    """A tanh ``nn.RNN`` whose recurrent matrix is Gaussian, rescaled to the given spectral radius, plus a readout."""
+    generator = torch.Generator().manual_seed(seed)
+    rnn = nn.RNN(inputs, hidden, batch_first=True, nonlinearity="tanh")
+    head = nn.Linear(hidden, 1)
+    with torch.no_grad():
+        for p in [*rnn.parameters(), *head.parameters()]:
+            nn.init.uniform_(p, -(hidden**-0.5), hidden**-0.5, generator=generator)
+        nn.init.normal_(rnn.weight_hh_l0, 0.0, hidden**-0.5, generator=generator)
+        radius = torch.linalg.eigvals(rnn.weight_hh_l0.double()).abs().max()
+        rnn.weight_hh_l0.mul_(spectral_radius / radius.item())
+    return rnn, head, generator
+
+
+def clip_gradients(parameters: Sequence[nn.Parameter], max_norm: float) -> dict[str, float]:
+    """``clip_grad_norm_`` on ``parameters``, with the norms before and after measured independently, and cos(g, g′)."""
+    parameters = list(parameters)
+    before = torch.cat([p.grad.flatten() for p in parameters]).double()
+    returned = torch.nn.utils.clip_grad_norm_(parameters, max_norm=max_norm)
+    after = torch.cat([p.grad.flatten() for p in parameters]).double()
+    finite = bool(torch.isfinite(before).all())
+    return {
+        "returned_norm": float(returned),
+        "norm_before": float(before.norm()),
+        "norm_after": float(after.norm()),
+        "cosine": float(F.cosine_similarity(before, after, dim=0)) if finite else float("nan"),
+    }
+
+
 def compute() -> dict:
     """Per radius and seed: one random RNN; for every length, the loss gradient of all parameters, then clipped."""
     runs: dict[str, list[dict[str, list[float]]]] = {}
@@ -30,9 +63,7 @@ def compute() -> dict:
         for radius in RADII:
             runs[str(radius)] = []
             for seed in SEEDS:
-                rnn, head, generator = experiments.recurrent_net(
-                    hidden=HIDDEN, inputs=INPUTS, spectral_radius=radius, seed=seed
-                )
+                rnn, head, generator = recurrent_net(hidden=HIDDEN, inputs=INPUTS, spectral_radius=radius, seed=seed)
                 x = torch.randn(BATCH, max(LENGTHS), INPUTS, generator=generator)
                 target = torch.randn(BATCH, 1, generator=generator)
                 parameters = [*rnn.parameters(), *head.parameters()]
@@ -47,9 +78,9 @@ def compute() -> dict:
                         p.grad = None
                     h, _ = rnn(x[:, :length])
                     F.mse_loss(head(h[:, -1]), target).backward()  # the loss sees only the last hidden state
-                    for key, value in experiments.clip_gradients(parameters, THRESHOLD).items():
+                    for key, value in clip_gradients(parameters, THRESHOLD).items():
                         record[key].append(value)
-                runs[str(radius)].append({key: train.rounded(values) for key, values in record.items()})
+                runs[str(radius)].append({key: stacked.rounded(values) for key, values in record.items()})
     return {
         "radii": list(RADII),
         "seeds": list(SEEDS),

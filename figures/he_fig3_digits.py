@@ -7,8 +7,8 @@ import math
 import torch
 
 from gradnotes.engine.nets import threads
+from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
-from gradnotes.experiments import stacked as train
 from gradnotes.site.labels import t
 
 DEPTH = 30  # weight layers: 29 hidden ReLU layers and the readout
@@ -26,12 +26,12 @@ COLORS = {"xavier_normal": style.PALETTE["vermillion"], "he_normal": style.PALET
 
 def compute() -> dict:
     """Train 2 inits × 3 seeds together (one stacked network) with the same SGD settings."""
-    data = train.load_digits("figure he_fig3_digits")
+    data = digits.load_digits("figure he_fig3_digits")
     inits = [init for init in INITS for _ in SEEDS]
     seeds = [seed for _ in INITS for seed in SEEDS]
     with threads(1):
-        model = train.StackedMLP([64] + [WIDTH] * (DEPTH - 1) + [10], activation="relu", inits=inits, seeds=seeds)
-        history = train.train(
+        model = stacked.StackedMLP([64] + [WIDTH] * (DEPTH - 1) + [10], activation="relu", inits=inits, seeds=seeds)
+        history = stacked.train(
             model, data, steps=STEPS, batch_size=BATCH, lr=LR, momentum=MOMENTUM, eval_every=EVAL_EVERY
         )
     losses = torch.tensor(history.batch_loss).view(STEPS // WINDOW, WINDOW, len(seeds)).mean(1)
@@ -41,9 +41,9 @@ def compute() -> dict:
         "config": {"depth": DEPTH, "width": WIDTH, "steps": STEPS, "batch_size": BATCH, "lr": LR, "momentum": MOMENTUM},
         "seeds": list(SEEDS),
         "window_steps": [(w + 1) * WINDOW for w in range(STEPS // WINDOW)],
-        "train_loss": {init: [train.rounded(losses[:, k].tolist()) for k in members[init]] for init in INITS},
+        "train_loss": {init: [stacked.rounded(losses[:, k].tolist()) for k in members[init]] for init in INITS},
         "eval_steps": history.eval_steps,
-        "test_accuracy": {init: [train.rounded(accuracy[:, k].tolist()) for k in members[init]] for init in INITS},
+        "test_accuracy": {init: [stacked.rounded(accuracy[:, k].tolist()) for k in members[init]] for init in INITS},
     }
 
 

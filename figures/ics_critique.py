@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.experiments import bn_digits, stacked
 from gradnotes.site import style
 from gradnotes.site.labels import t
 
@@ -15,14 +15,14 @@ LINESTYLES = ("-", "--", ":")  # hidden layer 1, 2, 3 (left) and the layers they
 
 def compute() -> dict:
     """From the shared BN-vs-none digits runs: input drift per hidden layer, Santurkar's ‖G − G′‖/‖G‖ per layer."""
-    runs = {norm: experiments.sigmoid_bn_run(norm) for norm in NORMS}
+    runs = {norm: bn_digits.sigmoid_bn_run(norm) for norm in NORMS}
 
     def seed_mean(rows: list[list[list[float]]]) -> list[list[float]]:
         """[time][layer][member] → [layer][time], averaged over the seeds."""
-        return [train.rounded([sum(row[layer]) / len(row[layer]) for row in rows]) for layer in range(len(rows[0]))]
+        return [stacked.rounded([sum(row[layer]) / len(row[layer]) for row in rows]) for layer in range(len(rows[0]))]
 
     return {
-        "config": experiments.sigmoid_bn_config(),
+        "config": bn_digits.sigmoid_bn_config(),
         "eval_steps": runs["none"]["eval_steps"],
         "drift": {norm: seed_mean(runs[norm]["drift"]) for norm in NORMS},
         "ics_steps": runs["none"]["ics"]["steps"],
@@ -42,7 +42,12 @@ def draw(data: dict, lang: str):
             for layer, series in enumerate(data[key][norm]):
                 runs = [row[layer] for row in data[f"{key}_runs"][norm]]  # [time][member]
                 ax.fill_between(
-                    data[x_key], [min(r) for r in runs], [max(r) for r in runs], color=COLORS[norm], alpha=0.12, lw=0
+                    data[x_key],
+                    [min(r) for r in runs],
+                    [max(r) for r in runs],
+                    color=COLORS[norm],
+                    alpha=0.12,
+                    lw=0,
                 )
                 ax.plot(data[x_key], series, color=COLORS[norm], linestyle=LINESTYLES[layer])
     top = max(max(series) for norm in NORMS for series in data["drift"][norm])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 from matplotlib.patches import Polygon, Rectangle
+from torch import Tensor, nn
 
-from gradnotes.experiments import bn_digits as experiments
 from gradnotes.site import style
 from gradnotes.site.labels import t
 
@@ -14,6 +14,46 @@ SEQ_SAMPLES, SEQ_CHANNELS, SEQ_STEPS = 4, 5, 6  # the (N, C, T) example
 BN_COLUMN, LN_ROW = 2, 1  # the column and row drawn highlighted
 COLORS = {"batchnorm": style.PALETTE["blue"], "layernorm": style.PALETTE["green"]}
 VALUE_LIMIT = 2.5
+
+
+def axis_statistics(x: Tensor) -> dict[str, list]:
+    """nn.BatchNorm1d's and nn.LayerNorm's outputs for ``x`` (N, C), with their mean and (biased) variance along
+    both axes: BN standardises each column (over the batch), LN each row (over the features)."""
+    n, c = x.shape
+    bn = nn.BatchNorm1d(c, affine=False).train()  # training mode: the batch's own statistics
+    ln = nn.LayerNorm(c, elementwise_affine=False)
+    with torch.no_grad():
+        out_bn, out_ln = bn(x), ln(x)
+    return {
+        "bn_output": out_bn.tolist(),
+        "ln_output": out_ln.tolist(),
+        "bn_column_mean": out_bn.mean(0).tolist(),
+        "bn_column_var": out_bn.var(0, unbiased=False).tolist(),
+        "bn_row_mean": out_bn.mean(1).tolist(),
+        "bn_row_var": out_bn.var(1, unbiased=False).tolist(),
+        "ln_row_mean": out_ln.mean(1).tolist(),
+        "ln_row_var": out_ln.var(1, unbiased=False).tolist(),
+        "ln_column_mean": out_ln.mean(0).tolist(),
+        "ln_column_var": out_ln.var(0, unbiased=False).tolist(),
+    }
+
+
+def sequence_axis_statistics(x: Tensor) -> dict[str, list]:
+    """For sequences ``x`` (N, C, T): nn.BatchNorm1d(C) standardises each channel over (N, T); nn.LayerNorm(C),
+    applied at every time step as in RNNs, standardises each (sample, step) over C. Means and variances of both."""
+    n, c, steps = x.shape
+    bn = nn.BatchNorm1d(c, affine=False).train()
+    ln = nn.LayerNorm(c, elementwise_affine=False)
+    with torch.no_grad():
+        out_bn = bn(x)  # (N, C, T)
+        out_ln = ln(x.transpose(1, 2))  # (N, T, C)
+    return {
+        "bn_channel_mean": out_bn.mean((0, 2)).tolist(),
+        "bn_channel_var": out_bn.var((0, 2), unbiased=False).tolist(),
+        "ln_step_mean": out_ln.mean(2).flatten().tolist(),
+        "ln_step_var": out_ln.var(2, unbiased=False).flatten().tolist(),
+        "bn_step_mean": out_bn.mean(1).flatten().tolist(),  # BN leaves a (sample, step) vector unstandardised
+    }
 
 
 def compute() -> dict:
@@ -26,9 +66,9 @@ def compute() -> dict:
     sequences = torch.randn(SEQ_SAMPLES, SEQ_CHANNELS, SEQ_STEPS, generator=generator) * 2 + 1
     return {
         "input": x.tolist(),
-        "flat": experiments.axis_statistics(x),
+        "flat": axis_statistics(x),
         "sequence_shape": [SEQ_SAMPLES, SEQ_CHANNELS, SEQ_STEPS],
-        "sequence": experiments.sequence_axis_statistics(sequences),
+        "sequence": sequence_axis_statistics(sequences),
     }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from gradnotes.engine.nets import threads
-from gradnotes.experiments import bn_digits as experiments, stacked as train
+from gradnotes.errors import UserError
+from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
 from gradnotes.site.labels import t
 
@@ -18,16 +20,55 @@ LEVELS = (10, 50, 90)
 COLORS = {"batchnorm": style.PALETTE["blue"], "layernorm": style.PALETTE["green"]}
 
 
+def rnn_preactivations(rnn: nn.RNN, x: Tensor) -> tuple[Tensor, Tensor]:
+    """(a, h) of a one-layer, batch-first ``nn.RNN``: a_t = W_ih x_t + b_ih + W_hh h_{t−1} + b_hh, h_t = φ(a_t).
+
+    ``h`` is the module's own output; ``a`` is rebuilt from it and the module's weights (h_0 = 0).
+    """
+    if rnn.num_layers != 1 or not rnn.batch_first or rnn.bidirectional:
+        raise UserError("rnn_preactivations needs a one-layer, batch-first, unidirectional nn.RNN")
+    h, _ = rnn(x)
+    previous = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
+    a = F.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0) + F.linear(previous, rnn.weight_hh_l0, rnn.bias_hh_l0)
+    return a, h
+
+
+def train_row_rnn(
+    data: digits.Digits, *, hidden: int = 64, steps: int = 150, batch_size: int = 64, lr: float = 0.1, seed: int = 0
+) -> tuple[nn.RNN, nn.Linear, list[float]]:
+    """A tanh ``nn.RNN`` reading each digit row by row (8 time steps of 8 pixels), classified from the last state."""
+    generator = torch.Generator().manual_seed(seed)
+    rnn = nn.RNN(8, hidden, batch_first=True, nonlinearity="tanh")
+    head = nn.Linear(hidden, 10)
+    bound = hidden**-0.5  # nn.RNN's own default, U(±1/√hidden), drawn from our generator
+    with torch.no_grad():
+        for p in [*rnn.parameters(), *head.parameters()]:
+            nn.init.uniform_(p, -bound, bound, generator=generator)
+    x = data.pixels_train.view(-1, 8, 8)
+    optimizer = torch.optim.SGD([*rnn.parameters(), *head.parameters()], lr=lr, momentum=0.9, foreach=True)
+    sampler = stacked.BatchSampler(len(x), batch_size, [seed])
+    losses = []
+    for _ in range(steps):
+        index = sampler.next()[0]
+        h, _ = rnn(x[index])
+        loss = F.cross_entropy(head(h[:, -1]), data.y_train[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return rnn, head, losses
+
+
 def compute() -> dict:
     """Train 3 RNNs (rows as 8 time steps), rebuild a_t from nn.RNN's outputs, summarise per step over units/samples."""
-    data = train.load_digits("figure rnn_timestep_stats")
+    data = digits.load_digits("figure rnn_timestep_stats")
     x = data.pixels_train.view(-1, 8, 8)  # (images, time steps = rows, 8 pixels)
     shift, ratio, sigma, ln_mean, ln_std, errors, accuracy = [], [], [], [], [], [], []
     with threads(1):
         for seed in SEEDS:
-            rnn, head, _ = experiments.train_row_rnn(data, hidden=HIDDEN, steps=STEPS, seed=seed)
+            rnn, head, _ = train_row_rnn(data, hidden=HIDDEN, steps=STEPS, seed=seed)
             with torch.no_grad():
-                a, h = experiments.rnn_preactivations(rnn, x)  # (images, T, hidden)
+                a, h = rnn_preactivations(rnn, x)  # (images, T, hidden)
                 errors.append(float((torch.tanh(a) - h).abs().max()))
                 h_test, _ = rnn(data.pixels_test.view(-1, 8, 8))
                 accuracy.append(float((head(h_test[:, -1]).argmax(1) == data.y_test).float().mean()))
@@ -43,7 +84,7 @@ def compute() -> dict:
 
     def per_step(values: list[np.ndarray]) -> list[list[float]]:
         pooled = np.concatenate(values, axis=1)  # (T, units or samples of every seed)
-        return [train.rounded(row) for row in np.percentile(pooled, LEVELS, axis=1).T.tolist()]
+        return [stacked.rounded(row) for row in np.percentile(pooled, LEVELS, axis=1).T.tolist()]
 
     std_of_ln = np.concatenate(ln_std, axis=0)
     return {
@@ -55,8 +96,8 @@ def compute() -> dict:
         "bn_mean_shift": per_step(shift),  # [t][level]
         "bn_std_ratio": per_step(ratio),
         "ln_sigma": per_step(sigma),
-        "ln_output_std_min": train.rounded(std_of_ln.min(0).tolist()),
-        "ln_output_std_max": train.rounded(std_of_ln.max(0).tolist()),
+        "ln_output_std_min": stacked.rounded(std_of_ln.min(0).tolist()),
+        "ln_output_std_max": stacked.rounded(std_of_ln.max(0).tolist()),
         "ln_output_abs_mean_max": float(np.max(ln_mean)),
         "reconstruction_error": max(errors),
         "test_accuracy": accuracy,

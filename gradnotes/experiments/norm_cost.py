@@ -66,11 +66,11 @@ def machine() -> dict[str, str | int]:
 
 
 def _models(size: dict[str, int], seed: int) -> dict[str, nn.Sequential]:
-    from gradnotes import train  # the same MLP builder as the digits experiments
+    from gradnotes.experiments import stacked  # the same MLP builder as the digits experiments
 
     sizes = [size["n_in"]] + [size["width"]] * size["hidden_layers"] + [10]
     return {
-        norm: train.build_mlp(sizes, activation="relu", init="he_normal", norm=norm, seed=seed)
+        norm: stacked.build_mlp(sizes, activation="relu", init="he_normal", norm=norm, seed=seed)
         for norm in TRAIN_VARIANTS
     }
 
@@ -146,7 +146,7 @@ def bench_size(size: dict[str, int], repeats: int, generator: torch.Generator, s
     """Training-step and inference times of one MLP size with each normalisation; BN also folded for inference."""
     import torch
 
-    from gradnotes.experiments import bn_digits as experiments
+    from gradnotes.experiments import fold
 
     models = _models(size, seed)
     x = torch.randn(size["batch"], size["n_in"], generator=generator)
@@ -157,7 +157,7 @@ def bench_size(size: dict[str, int], repeats: int, generator: torch.Generator, s
     inference = {
         "none": models["none"].eval(),
         "batchnorm": models["batchnorm"].eval(),  # running statistics, as at inference
-        "batchnorm_folded": experiments.fold_batchnorm(models["batchnorm"]),
+        "batchnorm_folded": fold.fold_batchnorm(models["batchnorm"]),
         "layernorm": models["layernorm"].eval(),
     }
     with torch.no_grad():

@@ -1,9 +1,9 @@
 """The experiment code behind the digits/BN/RNN figures: data split, stacked MLPs vs torch modules, determinism,
-Santurkar's ICS measure, BN folding, gradient clipping, norm axes and the bench-norm command."""
+Santurkar's ICS measure, BN folding, the bench-norm command and its measurement file, and the helpers that live in
+the one figure that uses them (gradient clipping, RNN pre-activations, norm axes, batch dependence)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gradnotes.engine.nets import threads
 from gradnotes import paths
-from gradnotes.experiments import bn_digits as experiments, norm_cost as costbench, stacked as train
 from gradnotes.__main__ import main
+from gradnotes.engine.nets import threads
 from gradnotes.errors import UserError
+from gradnotes.experiments import bn_digits, digits, fold, norm_cost, stacked
+from gradnotes.site import gallery
 
 
 @pytest.fixture(autouse=True)
@@ -27,37 +28,37 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def digits() -> train.Digits:
-    return train.load_digits()
+def data() -> digits.Digits:
+    return digits.load_digits()
 
 
-def test_digits_split_is_fixed_stratified_and_independent_of_the_global_seed(digits):
+def test_digits_split_is_fixed_stratified_and_independent_of_the_global_seed(data):
     torch.manual_seed(12345)
-    again = train.load_digits()
-    assert len(digits.y_train) == 1437 and len(digits.y_test) == 360
-    assert torch.equal(digits.test_index, again.test_index) and torch.equal(digits.x_train, again.x_train)
-    assert torch.bincount(digits.y_test, minlength=10).tolist() == [train.DIGITS_TEST_PER_CLASS] * 10
+    again = digits.load_digits()
+    assert len(data.y_train) == 1437 and len(data.y_test) == 360
+    assert torch.equal(data.test_index, again.test_index) and torch.equal(data.x_train, again.x_train)
+    assert torch.bincount(data.y_test, minlength=10).tolist() == [digits.DIGITS_TEST_PER_CLASS] * 10
     # No image is in both sets: compare the raw pixel rows.
-    train_rows = {tuple(row) for row in (digits.pixels_train * 16).round().int().tolist()}
-    test_rows = [tuple(row) for row in (digits.pixels_test * 16).round().int().tolist()]
+    train_rows = {tuple(row) for row in (data.pixels_train * 16).round().int().tolist()}
+    test_rows = [tuple(row) for row in (data.pixels_test * 16).round().int().tolist()]
     assert not any(row in train_rows for row in test_rows)
-    used = digits.x_train.std(0) > 0
-    assert torch.allclose(digits.x_train.mean(0), torch.zeros(64), atol=1e-5)
-    assert torch.allclose(digits.x_train.std(0)[used], torch.ones(int(used.sum())), atol=1e-4)
-    assert digits.pixels_train.min() >= 0 and digits.pixels_train.max() <= 1
+    used = data.x_train.std(0) > 0
+    assert torch.allclose(data.x_train.mean(0), torch.zeros(64), atol=1e-5)
+    assert torch.allclose(data.x_train.std(0)[used], torch.ones(int(used.sum())), atol=1e-4)
+    assert data.pixels_train.min() >= 0 and data.pixels_train.max() <= 1
 
 
 def test_missing_scikit_learn_is_a_one_line_user_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes `from sklearn.datasets import …` fail
-    monkeypatch.setattr(train, "_digits_arrays", train.functools.cache(train._digits_arrays.__wrapped__))
+    monkeypatch.setattr(digits, "_digits_arrays", digits.functools.cache(digits._digits_arrays.__wrapped__))
     with pytest.raises(UserError, match=r"scikit-learn is needed for figure x: pip install scikit-learn"):
-        train.load_digits("figure x")
+        digits.load_digits("figure x")
 
 
 @pytest.mark.parametrize("norm", ["none", "batchnorm", "layernorm"])
 def test_stack_members_are_ordinary_mlps_in_forward_and_backward(norm):
     sizes = [6, 5, 4, 3]
-    stack = train.StackedMLP(sizes, activation="tanh", inits=["he_normal", "xavier_uniform"], seeds=[0, 1], norm=norm)
+    stack = stacked.StackedMLP(sizes, activation="tanh", inits=["he_normal", "xavier_uniform"], seeds=[0, 1], norm=norm)
     with torch.no_grad():  # non-trivial biases, γ and β
         for p in stack.parameters():
             if p.dim() < 3:
@@ -66,7 +67,7 @@ def test_stack_members_are_ordinary_mlps_in_forward_and_backward(norm):
     y = torch.randint(0, 3, (2, 7), generator=torch.Generator().manual_seed(1))
     members = [stack.member(k) for k in range(2)]  # copies taken before any forward pass
     logits = stack(x)
-    train.member_losses(logits, y).sum().backward()
+    stacked.member_losses(logits, y).sum().backward()
     for k, model in enumerate(members):
         out = model(x[k])
         assert torch.allclose(out, logits[k], atol=1e-6)
@@ -85,20 +86,20 @@ def test_stack_members_are_ordinary_mlps_in_forward_and_backward(norm):
 
 
 def test_inits_with_one_seed_share_their_draws_and_differ_only_in_scale():
-    stack = train.StackedMLP([20, 30, 10], activation="relu", inits=["xavier_normal", "he_normal"], seeds=[3, 3])
+    stack = stacked.StackedMLP([20, 30, 10], activation="relu", inits=["xavier_normal", "he_normal"], seeds=[3, 3])
     xavier, he = stack.weights[0][0], stack.weights[0][1]
     expected = math.sqrt(2 / 20) / math.sqrt(2 / (20 + 30))  # He std / Xavier std for fan_in 20, fan_out 30
     assert torch.allclose(he, xavier * expected, rtol=1e-5)
     with pytest.raises(UserError, match="unknown init"):
-        train.StackedMLP([4, 4, 2], activation="relu", inits=["bogus"], seeds=[0])
+        stacked.StackedMLP([4, 4, 2], activation="relu", inits=["bogus"], seeds=[0])
 
 
-def test_training_is_deterministic_for_its_seeds_and_differs_across_seeds(digits):
+def test_training_is_deterministic_for_its_seeds_and_differs_across_seeds(data):
     def run(seeds):
-        stack = train.StackedMLP(
+        stack = stacked.StackedMLP(
             [64, 16, 10], activation="relu", inits=["he_normal"] * 2, seeds=seeds, norm="batchnorm"
         )
-        history = train.train(stack, digits, steps=15, batch_size=32, lr=0.05, eval_every=5)
+        history = stacked.train(stack, data, steps=15, batch_size=32, lr=0.05, eval_every=5)
         return history, stack
 
     first, stack_a = run([0, 1])
@@ -111,10 +112,10 @@ def test_training_is_deterministic_for_its_seeds_and_differs_across_seeds(digits
     assert first.eval_steps == [0, 5, 10, 15]
 
 
-def test_per_member_learning_rates_equal_separate_runs(digits):
+def test_per_member_learning_rates_equal_separate_runs(data):
     def run(rates, seeds):
-        stack = train.StackedMLP([64, 12, 10], activation="tanh", inits=["xavier_normal"] * len(seeds), seeds=seeds)
-        train.train(stack, digits, steps=12, batch_size=16, lr=rates, momentum=0.9)
+        stack = stacked.StackedMLP([64, 12, 10], activation="tanh", inits=["xavier_normal"] * len(seeds), seeds=seeds)
+        stacked.train(stack, data, steps=12, batch_size=16, lr=rates, momentum=0.9)
         return stack
 
     together = run([0.01, 0.3], [0, 1])
@@ -124,35 +125,35 @@ def test_per_member_learning_rates_equal_separate_runs(digits):
 
 
 def test_batch_sampler_visits_every_image_once_per_epoch():
-    sampler = train.BatchSampler(10, 3, [0, 1])
+    sampler = stacked.BatchSampler(10, 3, [0, 1])
     seen = torch.cat([sampler.next() for _ in range(3)], dim=1)  # 9 of 10 per member, then a new permutation
     assert all(len(set(row.tolist())) == 9 for row in seen)
     assert not torch.equal(seen[0], seen[1])
     with pytest.raises(UserError):
-        train.BatchSampler(10, 11, [0])
+        stacked.BatchSampler(10, 11, [0])
 
 
-def test_probe_leaves_running_statistics_alone(digits):
-    stack = train.StackedMLP([64, 8, 10], activation="sigmoid", inits=["xavier_normal"], seeds=[0], norm="batchnorm")
+def test_probe_leaves_running_statistics_alone(data):
+    stack = stacked.StackedMLP([64, 8, 10], activation="sigmoid", inits=["xavier_normal"], seeds=[0], norm="batchnorm")
     before = stack.norms[0].running_mean.clone()
-    pre = stack.probe(digits.x_test)
+    pre = stack.probe(data.x_test)
     assert torch.equal(stack.norms[0].running_mean, before)
     # Batch statistics: the probed BN output has mean β = 0 and variance ≈ 1 per unit.
     assert torch.allclose(pre[0].mean(1), torch.zeros(1, 8), atol=1e-5)
 
 
-def test_gradient_shift_is_zero_without_an_update_and_positive_with_one(digits):
-    stack = train.StackedMLP([64, 10, 10, 10], activation="sigmoid", inits=["xavier_normal"] * 2, seeds=[0, 1])
-    x, y = digits.x_train[:32].expand(2, -1, -1), digits.y_train[:32].expand(2, -1)
-    train.member_losses(stack(x), y).sum().backward()
+def test_gradient_shift_is_zero_without_an_update_and_positive_with_one(data):
+    stack = stacked.StackedMLP([64, 10, 10, 10], activation="sigmoid", inits=["xavier_normal"] * 2, seeds=[0, 1])
+    x, y = data.x_train[:32].expand(2, -1, -1), data.y_train[:32].expand(2, -1)
+    stacked.member_losses(stack(x), y).sum().backward()
     same = [p.detach().clone() for p in stack.parameters()]
-    still = experiments.gradient_shift(stack, x, y, same)
+    still = bn_digits.gradient_shift(stack, x, y, same)
     assert all(v < 1e-6 for layer in still["grad_change"] for v in layer)
     with torch.no_grad():
         for p in stack.parameters():
             p.sub_(0.5 * p.grad)  # an SGD step of every layer
     updated = [p.detach().clone() for p in stack.parameters()]
-    moved = experiments.gradient_shift(stack, x, y, same)
+    moved = bn_digits.gradient_shift(stack, x, y, same)
     assert len(moved["grad_change"]) == 2 and all(v > 1e-4 for layer in moved["grad_change"] for v in layer)
     assert all(-1 <= c <= 1 + 1e-6 for layer in moved["grad_cosine"] for c in layer)
     # The measurement puts the updated parameters back.
@@ -160,14 +161,14 @@ def test_gradient_shift_is_zero_without_an_update_and_positive_with_one(digits):
 
 
 def test_fold_batchnorm_matches_eval_mode_and_leaves_the_model_alone():
-    model = train.build_mlp([5, 7, 7, 3], activation="relu", norm="batchnorm", seed=0)
+    model = stacked.build_mlp([5, 7, 7, 3], activation="relu", norm="batchnorm", seed=0)
     generator = torch.Generator().manual_seed(0)
     for _ in range(5):
         model(torch.randn(16, 5, generator=generator) * 3 + 1)  # running statistics away from 0 and 1
     with torch.no_grad():
         model[1].weight.mul_(1.7)
         model[1].bias.add_(0.4)
-    folded = experiments.fold_batchnorm(model)
+    folded = fold.fold_batchnorm(model)
     assert model.training and not any(isinstance(m, nn.BatchNorm1d) for m in folded)
     x = torch.randn(32, 5, generator=generator)
     model.eval()
@@ -176,52 +177,61 @@ def test_fold_batchnorm_matches_eval_mode_and_leaves_the_model_alone():
 
 
 def test_clip_grad_norm_returns_the_norm_before_and_caps_it():
+    clipping = gallery.load("gradient_clipping")  # the helper lives in the one figure that uses it
     weight = nn.Parameter(torch.zeros(3))
     weight.grad = torch.tensor([3.0, 4.0, 0.0])
-    clipped = experiments.clip_gradients([weight], max_norm=1.0)
+    clipped = clipping.clip_gradients([weight], max_norm=1.0)
     assert clipped["returned_norm"] == pytest.approx(5.0) and clipped["norm_before"] == pytest.approx(5.0)
     assert clipped["norm_after"] == pytest.approx(1.0, rel=1e-5) and clipped["cosine"] == pytest.approx(1.0)
     weight.grad = torch.tensor([0.3, 0.4, 0.0])
-    untouched = experiments.clip_gradients([weight], max_norm=1.0)
+    untouched = clipping.clip_gradients([weight], max_norm=1.0)
     assert untouched["norm_after"] == pytest.approx(0.5)
 
 
 def test_rnn_preactivations_rebuild_the_hidden_states_and_the_spectral_radius_is_set():
-    rnn, _, generator = experiments.recurrent_net(hidden=12, inputs=3, spectral_radius=1.7, seed=0)
+    rnn_figure = gallery.load("rnn_timestep_stats")
+    rnn, _, generator = gallery.load("gradient_clipping").recurrent_net(
+        hidden=12, inputs=3, spectral_radius=1.7, seed=0
+    )
     radius = torch.linalg.eigvals(rnn.weight_hh_l0.detach().double()).abs().max()
     assert float(radius) == pytest.approx(1.7, rel=1e-5)
     x = torch.randn(4, 9, 3, generator=generator)
     with torch.no_grad():
-        a, h = experiments.rnn_preactivations(rnn, x)
+        a, h = rnn_figure.rnn_preactivations(rnn, x)
     assert torch.allclose(torch.tanh(a), h, atol=1e-6)
     with pytest.raises(UserError):
-        experiments.rnn_preactivations(nn.RNN(3, 4), x)  # not batch-first
+        rnn_figure.rnn_preactivations(nn.RNN(3, 4), x)  # not batch-first
 
 
-def test_norm_axis_statistics_and_batch_dependence():
+def test_norm_axis_statistics():
+    norm_axes = gallery.load("norm_axes")
     x = torch.randn(6, 5, generator=torch.Generator().manual_seed(0)) * 3 + 2
-    stats = experiments.axis_statistics(x)
+    stats = norm_axes.axis_statistics(x)
     assert max(map(abs, stats["bn_column_mean"])) < 1e-5 and max(map(abs, stats["ln_row_mean"])) < 1e-5
     assert all(abs(v - 1) < 1e-3 for v in stats["bn_column_var"] + stats["ln_row_var"])
-    seq = experiments.sequence_axis_statistics(torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(1)))
+    seq = norm_axes.sequence_axis_statistics(torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(1)))
     assert len(seq["bn_channel_mean"]) == 4 and len(seq["ln_step_mean"]) == 15
+
+
+def test_batch_dependence():
+    batch_size = gallery.load("bn_batch_size")
     features = torch.randn(200, 6, generator=torch.Generator().manual_seed(2))
-    spread = experiments.batch_dependence(features, [2, 64], probes=3, draws=16, generator=torch.Generator())
+    spread = batch_size.batch_dependence(features, [2, 64], probes=3, draws=16, generator=torch.Generator())
     assert spread["layernorm"] == [0.0, 0.0]
     assert spread["batchnorm"][0] > 3 * spread["batchnorm"][1] > 0
     with pytest.raises(UserError):
-        experiments.batch_dependence(features, [1], probes=1, draws=2, generator=torch.Generator())
+        batch_size.batch_dependence(features, [1], probes=1, draws=2, generator=torch.Generator())
 
 
 def test_bench_norm_measures_every_variant_and_rejects_bad_arguments(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(costbench, "SIZES", {"tiny": {"n_in": 8, "width": 8, "hidden_layers": 2, "batch": 16}})
-    monkeypatch.setattr(costbench, "TARGET_SECONDS", 0.001)
+    monkeypatch.setattr(norm_cost, "SIZES", {"tiny": {"n_in": 8, "width": 8, "hidden_layers": 2, "batch": 16}})
+    monkeypatch.setattr(norm_cost, "TARGET_SECONDS", 0.001)
     out = tmp_path / "bn_cost.json"
     assert main(["bench-norm", "--repeats", "5", "--out", str(out)]) == 0
     document = json.loads(out.read_text())
     result = document["results"]["tiny"]
-    assert set(result["train"]) == set(costbench.TRAIN_VARIANTS)
-    assert set(result["inference"]) == set(costbench.INFER_VARIANTS)
+    assert set(result["train"]) == set(norm_cost.TRAIN_VARIANTS)
+    assert set(result["inference"]) == set(norm_cost.INFER_VARIANTS)
     for cell in result["inference"].values():
         for clock in ("wall_ms", "cpu_ms", "wall_ratio_to_none", "cpu_ratio_to_none"):
             assert cell[clock]["q25"] <= cell[clock]["median"] <= cell[clock]["q75"]
@@ -237,9 +247,7 @@ def test_bench_norm_measures_every_variant_and_rejects_bad_arguments(monkeypatch
 
 
 def test_bn_cost_figure_needs_its_measurement(monkeypatch, tmp_path):
-    spec = importlib.util.spec_from_file_location("bn_cost_under_test", paths.ROOT / "figures" / "bn_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = gallery.load("bn_cost")
     monkeypatch.setattr(paths, "figures_dir", lambda: tmp_path)
     with pytest.raises(UserError, match="gradnotes bench-norm"):
         module.compute()
