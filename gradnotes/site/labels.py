@@ -54,6 +54,9 @@ GLOSSARY: dict[str, dict[str, str]] = {
     "none": {"ko": "정규화 없음", "en": "no normalization"},
     "batchnorm": {"ko": "배치 정규화", "en": "BatchNorm"},
     "layernorm": {"ko": "층 정규화", "en": "LayerNorm"},
+    "groupnorm": {"ko": "그룹 정규화", "en": "GroupNorm"},
+    "instancenorm": {"ko": "인스턴스 정규화", "en": "InstanceNorm"},
+    "rmsnorm": {"ko": "RMS 정규화", "en": "RMSNorm"},
     # the mean-field prediction
     "theory": {"ko": "이론(평균장)", "en": "theory (mean field)"},
     # --- engine figures (vanishing_exploding, init_*, dead_relu, saturation_histograms, bn_init_*, ...) ---

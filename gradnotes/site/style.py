@@ -60,6 +60,9 @@ COLORS = {
     "batchnorm": PALETTE["blue"],
     "batchnorm_folded": PALETTE["sky"],
     "layernorm": PALETTE["green"],
+    "groupnorm": PALETTE["purple"],
+    "instancenorm": PALETTE["orange"],
+    "rmsnorm": PALETTE["black"],
 }
 # Two widths, in inches at 100 dpi: the body column (~700 px) and the full page (~1000 px).
 BODY_WIDTH = 7.0
