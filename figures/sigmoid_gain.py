@@ -170,6 +170,11 @@ def check(data: dict) -> None:
             f"{activation}: the ratio rises with the gain"
         )
     assert _at(sig, "ratio", 1) < -15, "sigmoid + Xavier (gain 1) vanishes by more than 15 decades over 30 layers"
+    assert -19 < _at(sig, "ratio", 1) < -17.5 and -6.5 < _at(sig, "ratio", RULE_GAIN) < -5.5, (
+        "the '4x' rule lifts the ratio from about -18 to about -6"
+    )
+    saturated = _mean(sig, "saturated")
+    assert all(a <= b for a, b in zip(saturated, saturated[1:], strict=False)), "more gain, more saturated units"
     assert -7 < _at(sig, "ratio", RULE_GAIN) < -5, "the '4x' rule still loses 5-7 decades over 30 layers"
     critical = critical_gain(sig)
     assert 8 <= critical <= 12, f"the sigmoid's critical gain is between 8 and 12 ({critical:.2f})"
