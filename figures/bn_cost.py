@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import torch
 from torch import nn
 
-from gradnotes import paths
 from gradnotes.engine.nets import threads
-from gradnotes.errors import UserError
-from gradnotes.experiments import fold, stacked
+from gradnotes.experiments import fold, norm_cost, stacked
 from gradnotes.site import style
 from gradnotes.site.labels import t
 
-TRAIN = ("none", "batchnorm", "layernorm")
-INFER = ("none", "batchnorm", "batchnorm_folded", "layernorm")
+TRAIN, INFER = norm_cost.TRAIN_VARIANTS, norm_cost.INFER_VARIANTS
 LABEL = {"none": "none", "batchnorm": "batchnorm", "layernorm": "layernorm"}
 INFER_LABEL = {"none": "none", "batchnorm": "bn_eval", "batchnorm_folded": "bn_folded", "layernorm": "layernorm"}
 COLORS = {
@@ -27,32 +22,9 @@ COLORS = {
 FOLD_SIZES = (64, 128, 128, 128, 128, 10)
 
 
-def _measurement() -> dict:
-    path = paths.figures_dir() / "data" / "bn_cost.json"
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path} is missing: run `gradnotes bench-norm` to measure it") from None
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}): run `gradnotes bench-norm` again") from None
-    try:
-        if document["format"] != 2:
-            raise KeyError("format 2")
-        for result in document["results"].values():
-            for phase, variants in (("train", TRAIN), ("inference", INFER)):
-                for variant in variants:
-                    cell = result[phase][variant]
-                    for key in ("wall_ms", "cpu_ms", "wall_ratio_to_none", "cpu_ratio_to_none"):
-                        float(cell[key]["median"]) + float(cell[key]["q25"]) + float(cell[key]["q75"])
-        document["machine"]["cpu"]
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise UserError(f"{path} lacks {exc}: run `gradnotes bench-norm` again") from None
-    return document
-
-
 def compute() -> dict:
     """The committed wall times, plus a deterministic check that folding BN changes no output."""
-    document = _measurement()
+    document = norm_cost.load_measurement()  # figures/data/bn_cost.json, schema-checked
     with threads(1):
         model = stacked.build_mlp(FOLD_SIZES, activation="relu", norm="batchnorm", seed=0)
         generator = torch.Generator().manual_seed(0)

@@ -2,7 +2,8 @@
 
 Wall times depend on the machine, so they are measured once by this command and committed as
 ``figures/data/bn_cost.json`` with a description of the machine; the ``bn_cost`` figure only reads that file,
-which keeps the site build deterministic. Each timing is the median of many repeats, with the variants interleaved
+through ``load_measurement`` (the one reader, beside the one writer ``bench``), which keeps the site build
+deterministic. Each timing is the median of many repeats, with the variants interleaved
 in every repeat so that a busy machine slows them alike, and a fixed torch thread count.
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gradnotes import paths
+from gradnotes import keys, paths
 from gradnotes.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported where it is used, so that `gradnotes --help` stays fast
@@ -35,6 +36,11 @@ TRAIN_VARIANTS = ("none", "batchnorm", "layernorm")
 INFER_VARIANTS = ("none", "batchnorm", "batchnorm_folded", "layernorm")
 TARGET_SECONDS = 0.02  # each timed block runs long enough to dwarf the timer's resolution
 FORMAT_VERSION = 2
+# The document's schema, shared by the writer (bench) and the reader (load_measurement).
+CLOCKS = ("wall_ms", "cpu_ms", "wall_ratio_to_none", "cpu_ratio_to_none")  # per variant and phase
+SUMMARY = ("median", "q25", "q75")  # per clock
+SIZE_FIELDS = ("n_in", "width", "hidden_layers", "batch")
+MACHINE_FIELDS = ("cpu", "logical_cores", "torch", "torch_threads", "python", "system", "date")
 
 
 def default_output() -> Path:
@@ -96,11 +102,8 @@ def _timer(fn: Callable[[], object]) -> tuple[Callable[[], tuple[float, float]],
 
 def _summary(samples: list[float]) -> dict[str, float]:
     quartiles = statistics.quantiles(samples, n=4)
-    return {
-        "median": round(statistics.median(samples), 5),
-        "q25": round(quartiles[0], 5),
-        "q75": round(quartiles[2], 5),
-    }
+    values = (statistics.median(samples), quartiles[0], quartiles[2])
+    return {name: round(value, 5) for name, value in zip(SUMMARY, values, strict=True)}
 
 
 def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict]:
@@ -189,13 +192,78 @@ def bench(repeats: int = 25, threads: int = 1, seed: int = 0) -> dict:
         torch.set_num_threads(previous)
 
 
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{where} is not a number ({value!r})")
+    return float(value)
+
+
+def _field(mapping: object, key: str, where: str) -> object:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise UserError(f"it lacks {where}.{key}" if where else f"it lacks {key!r}")
+    return mapping[key]
+
+
+def _validate(document: object) -> None:
+    """Every field the bn_cost figure reads, present and of the right kind; raises UserError naming the first gap."""
+    version = _field(document, "format", "")
+    if version != FORMAT_VERSION:
+        raise UserError(f"it has format {version!r}, this gradnotes reads format {FORMAT_VERSION}")
+    machine = _field(document, "machine", "")
+    for key in MACHINE_FIELDS:
+        _field(machine, key, "machine")
+    _number(_field(_field(document, "settings", ""), "threads", "settings"), "settings.threads")
+    results = _field(document, "results", "")
+    if not isinstance(results, dict) or not results:
+        raise UserError("it has no results")
+    for name, result in results.items():
+        size = _field(result, "size", f"results.{name}")
+        for key in SIZE_FIELDS:
+            _number(_field(size, key, f"results.{name}.size"), f"results.{name}.size.{key}")
+        _number(_field(result, "fold_max_abs_diff", f"results.{name}"), f"results.{name}.fold_max_abs_diff")
+        for phase, variants in (("train", TRAIN_VARIANTS), ("inference", INFER_VARIANTS)):
+            cells = _field(result, phase, f"results.{name}")
+            for variant in variants:
+                cell = _field(cells, variant, f"results.{name}.{phase}")
+                for clock in CLOCKS:
+                    where = f"results.{name}.{phase}.{variant}.{clock}"
+                    summary = _field(cell, clock, where.rsplit(".", 1)[0])
+                    for key in SUMMARY:
+                        _number(_field(summary, key, where), f"{where}.{key}")
+
+
+def load_measurement(path: Path | None = None) -> dict:
+    """The measurement ``bench`` wrote (default ``figures/data/bn_cost.json``), checked against its schema.
+
+    A missing, unreadable, garbled, incomplete or old-format file is a one-line UserError that says to re-measure.
+    """
+    path = Path(path) if path is not None else default_output()
+    again = "run `gradnotes bench-norm` to measure it again"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: run `gradnotes bench-norm` to measure it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} cannot be read ({exc}): {again}") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc}): {again}") from None
+    try:
+        _validate(document)
+    except UserError as exc:
+        raise UserError(f"{path} is not a bench-norm measurement: {exc}; {again}") from None
+    return document
+
+
 def _cmd_bench_norm(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_output()
-    if out.exists() and out.is_dir():
+    if out.is_dir():
         raise UserError(f"--out {out} is a directory; give a file path")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: the folder {out.parent} does not exist")
     document = bench(repeats=args.repeats, threads=args.threads)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    keys.write_if_changed(out, json.dumps(document, indent=1, sort_keys=True) + "\n")
     for name, result in document["results"].items():
         for phase in ("train", "inference"):
             cells = ", ".join(

@@ -228,16 +228,17 @@ def test_bench_norm_measures_every_variant_and_rejects_bad_arguments(monkeypatch
     monkeypatch.setattr(norm_cost, "TARGET_SECONDS", 0.001)
     out = tmp_path / "bn_cost.json"
     assert main(["bench-norm", "--repeats", "5", "--out", str(out)]) == 0
-    document = json.loads(out.read_text())
+    document = norm_cost.load_measurement(out)  # what bench wrote passes the reader's schema
+    assert document == json.loads(out.read_text())
     result = document["results"]["tiny"]
     assert set(result["train"]) == set(norm_cost.TRAIN_VARIANTS)
     assert set(result["inference"]) == set(norm_cost.INFER_VARIANTS)
     for cell in result["inference"].values():
-        for clock in ("wall_ms", "cpu_ms", "wall_ratio_to_none", "cpu_ratio_to_none"):
+        for clock in norm_cost.CLOCKS:
             assert cell[clock]["q25"] <= cell[clock]["median"] <= cell[clock]["q75"]
     assert result["inference"]["none"]["cpu_ratio_to_none"]["median"] == 1.0
     assert result["fold_max_abs_diff"] < 1e-5
-    assert {"cpu", "logical_cores", "torch", "date"} <= set(document["machine"])
+    assert set(norm_cost.MACHINE_FIELDS) <= set(document["machine"])
     assert document["settings"]["threads"] == 1 and torch.get_num_threads() == 1  # restored afterwards
     capsys.readouterr()
     assert main(["bench-norm", "--repeats", "2", "--out", str(out)]) == 2
@@ -246,7 +247,70 @@ def test_bench_norm_measures_every_variant_and_rejects_bad_arguments(monkeypatch
     assert main(["bench-norm", "--threads", "0", "--out", str(out)]) == 2
 
 
-def test_bn_cost_figure_needs_its_measurement(monkeypatch, tmp_path):
+def test_bench_norm_refuses_a_missing_folder_and_writes_through_the_one_writer(monkeypatch, tmp_path, capsys):
+    measured = []
+
+    def fake_bench(**kwargs) -> dict:
+        measured.append(kwargs)
+        return json.loads((paths.figures_dir() / "data" / "bn_cost.json").read_text(encoding="utf-8"))
+
+    monkeypatch.setattr(norm_cost, "bench", fake_bench)
+    missing = tmp_path / "nonexistent" / "dir" / "x"
+    assert main(["bench-norm", "--out", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0], err
+    assert not (tmp_path / "nonexistent").exists() and not measured, "refused before measuring, created nothing"
+    assert main(["bench-norm", "--out", str(tmp_path)]) == 2  # a directory is no file path either
+    assert "is a directory" in capsys.readouterr().err
+    out = tmp_path / "bn_cost.json"
+    written = []
+    real_writer = norm_cost.keys.write_if_changed
+    monkeypatch.setattr(
+        norm_cost.keys, "write_if_changed", lambda path, data: written.append(path) or real_writer(path, data)
+    )
+    assert main(["bench-norm", "--out", str(out)]) == 0
+    first = out.stat()
+    assert main(["bench-norm", "--out", str(out)]) == 0  # the same bytes again: the file is left alone
+    assert written == [out, out] and out.stat().st_mtime_ns == first.st_mtime_ns and out.stat().st_ino == first.st_ino
+    assert norm_cost.load_measurement(out) == fake_bench()
+    assert [p.name for p in tmp_path.iterdir()] == ["bn_cost.json"], "no temporary file is left behind"
+
+
+def _measurement_file(tmp_path, document) -> object:
+    path = tmp_path / "bn_cost.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_load_measurement_reads_the_committed_file_and_rejects_broken_ones(tmp_path):
+    committed = norm_cost.load_measurement()  # figures/data/bn_cost.json
+    assert committed == json.loads(norm_cost.default_output().read_text(encoding="utf-8"))
+    with pytest.raises(UserError, match="is missing: run `gradnotes bench-norm`"):
+        norm_cost.load_measurement(tmp_path / "absent.json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        norm_cost.load_measurement(_measurement_file(tmp_path, '{"format": 2, "results"'))
+    with pytest.raises(UserError, match="lacks 'format'"):
+        norm_cost.load_measurement(_measurement_file(tmp_path, {"results": {}}))
+    old = {**committed, "format": 1}
+    with pytest.raises(UserError, match="format 1, this gradnotes reads format 2"):
+        norm_cost.load_measurement(_measurement_file(tmp_path, old))
+    with pytest.raises(UserError, match="no results"):
+        norm_cost.load_measurement(_measurement_file(tmp_path, {**committed, "results": {}}))
+    gap = json.loads(json.dumps(committed))
+    del gap["results"]["small"]["inference"]["batchnorm_folded"]["cpu_ms"]["q25"]
+    with pytest.raises(UserError, match=r"lacks results\.small\.inference\.batchnorm_folded\.cpu_ms\.q25"):
+        norm_cost.load_measurement(_measurement_file(tmp_path, gap))
+    wrong = json.loads(json.dumps(committed))
+    wrong["results"]["large"]["train"]["none"]["wall_ms"]["median"] = "fast"
+    with pytest.raises(UserError, match=r"results\.large\.train\.none\.wall_ms\.median is not a number"):
+        norm_cost.load_measurement(_measurement_file(tmp_path, wrong))
+    for broken in (gap, wrong):  # every message is one line that says how to repair the file
+        with pytest.raises(UserError) as caught:
+            norm_cost.load_measurement(_measurement_file(tmp_path, broken))
+        assert "\n" not in str(caught.value) and "gradnotes bench-norm" in str(caught.value)
+
+
+def test_bn_cost_figure_reads_its_measurement_through_load_measurement(monkeypatch, tmp_path):
     module = gallery.load("bn_cost")
     monkeypatch.setattr(paths, "figures_dir", lambda: tmp_path)
     with pytest.raises(UserError, match="gradnotes bench-norm"):
