@@ -16,7 +16,6 @@ from gradnotes.site import style
 from gradnotes.site.labels import t
 
 NORMS = ("batchnorm", "layernorm")
-COLORS = {"batchnorm": style.PALETTE["blue"], "layernorm": style.PALETTE["green"]}
 BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 SIZES = (64, 32, 32, 10)  # 2 hidden ReLU layers, He normal init, the norm before each activation
 SEEDS = (0, 1, 2)
@@ -98,11 +97,15 @@ def draw(data: dict, lang: str):
     sizes = data["batch_sizes"]
     for norm in NORMS:
         rows = data["test_accuracy"][norm]
-        ax_acc.fill_between(sizes, [min(r) for r in rows], [max(r) for r in rows], color=COLORS[norm], alpha=0.2, lw=0)
-        ax_acc.plot(
-            sizes, [statistics.fmean(r) for r in rows], color=COLORS[norm], marker="o", ms=4, label=t(norm, lang)
+        ax_acc.fill_between(
+            sizes, [min(r) for r in rows], [max(r) for r in rows], color=style.COLORS[norm], alpha=0.2, lw=0
         )
-        ax_spread.plot(sizes, data["sample_spread"][norm], color=COLORS[norm], marker="o", ms=4, label=t(norm, lang))
+        ax_acc.plot(
+            sizes, [statistics.fmean(r) for r in rows], color=style.COLORS[norm], marker="o", ms=4, label=t(norm, lang)
+        )
+        ax_spread.plot(
+            sizes, data["sample_spread"][norm], color=style.COLORS[norm], marker="o", ms=4, label=t(norm, lang)
+        )
     ax_acc.fill_between([], [], [], color=style.PALETTE["grey"], alpha=0.3, lw=0, label=t("seed_range", lang))
     ax_acc.set(
         xscale="log",

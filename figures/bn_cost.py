@@ -13,12 +13,6 @@ from gradnotes.site.labels import t
 TRAIN, INFER = norm_cost.TRAIN_VARIANTS, norm_cost.INFER_VARIANTS
 LABEL = {"none": "none", "batchnorm": "batchnorm", "layernorm": "layernorm"}
 INFER_LABEL = {"none": "none", "batchnorm": "bn_eval", "batchnorm_folded": "bn_folded", "layernorm": "layernorm"}
-COLORS = {
-    "none": style.PALETTE["grey"],
-    "batchnorm": style.PALETTE["blue"],
-    "batchnorm_folded": style.PALETTE["sky"],
-    "layernorm": style.PALETTE["green"],
-}
 FOLD_SIZES = (64, 128, 128, 128, 128, 10)
 
 
@@ -69,7 +63,7 @@ def _bars(ax, results: dict, phase: str, variants: tuple[str, ...], labels: dict
             ratio = cell["cpu_ratio_to_none"]
             x = s + (k - (len(variants) - 1) / 2) * width
             label = t(labels[variant], lang) if s == 0 else None
-            bar = ax.bar(x, ratio["median"], width * 0.92, color=COLORS[variant], label=label)
+            bar = ax.bar(x, ratio["median"], width * 0.92, color=style.COLORS[variant], label=label)
             whiskers = [[ratio["median"] - ratio["q25"]], [ratio["q75"] - ratio["median"]]]
             ax.errorbar(x, ratio["median"], yerr=whiskers, color=style.PALETTE["black"], capsize=2, lw=1)
             wall = cell["wall_ratio_to_none"]["median"]

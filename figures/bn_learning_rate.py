@@ -10,7 +10,6 @@ from gradnotes.site import style
 from gradnotes.site.labels import t
 
 NORMS = ("none", "batchnorm")
-COLORS = {"none": style.PALETTE["vermillion"], "batchnorm": style.PALETTE["blue"]}
 SIZES = (64, 32, 32, 32, 32, 10)  # 4 hidden ReLU layers, He normal init
 LEARNING_RATES = tuple(10 ** (k / 3) for k in range(-9, 4))  # 0.001 … 10, three per decade
 SEEDS = (0, 1, 2)
@@ -69,7 +68,7 @@ def draw(data: dict, lang: str):
         ax.plot(
             rates,
             [_median(row) for row in rows],
-            color=COLORS[norm],
+            color=style.COLORS[norm],
             marker="o",
             markersize=4,
             label=t(norm, lang),
@@ -77,10 +76,10 @@ def draw(data: dict, lang: str):
         # Every seed as a small dot; diverged seeds as × on the top edge, nudged apart so both norms stay visible.
         dots = [(lr, v) for lr, row in zip(rates, rows, strict=True) for v in row if math.isfinite(v)]
         lost = sorted({lr for lr, row in zip(rates, rows, strict=True) for v in row if not math.isfinite(v)})
-        ax.plot(*zip(*dots, strict=True), ".", color=COLORS[norm], markersize=3, alpha=0.6)
+        ax.plot(*zip(*dots, strict=True), ".", color=style.COLORS[norm], markersize=3, alpha=0.6)
         if lost:
             nudged = [lr * (0.93 if k == 0 else 1.07) for lr in lost]
-            ax.plot(nudged, [top] * len(lost), "x", color=COLORS[norm], markersize=6, clip_on=False)
+            ax.plot(nudged, [top] * len(lost), "x", color=style.COLORS[norm], markersize=6, clip_on=False)
     ax.plot([], [], "x", color=style.PALETTE["grey"], label=t("diverged", lang))
     ax.plot([], [], ".", color=style.PALETTE["grey"], label=t("seed_runs", lang))
     ax.axhline(math.log(10), color=style.PALETTE["black"], linestyle=":", linewidth=1.2, label=t("chance_loss", lang))

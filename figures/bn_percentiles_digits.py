@@ -7,7 +7,6 @@ from gradnotes.site import style
 from gradnotes.site.labels import t
 
 NORMS = ("none", "batchnorm")
-COLORS = {"none": style.PALETTE["vermillion"], "batchnorm": style.PALETTE["blue"]}
 SHOWN_MEMBER = 0  # seed 0
 SHOWN_UNIT = 0  # unit 0 of the last hidden layer: "a typical sigmoid", as in Ioffe & Szegedy's Fig. 1
 WARMUP_EVALS = 2  # the BN running averages need a few dozen steps; the claims skip the first 40 steps
@@ -35,8 +34,8 @@ def draw(data: dict, lang: str):
     for norm in NORMS:
         rows = data["test_accuracy"][norm]
         low, high = [min(row) for row in rows], [max(row) for row in rows]
-        ax_acc.fill_between(steps, low, high, color=COLORS[norm], alpha=0.2, linewidth=0)
-        ax_acc.plot(steps, _mean(rows), color=COLORS[norm], label=t(norm, lang))
+        ax_acc.fill_between(steps, low, high, color=style.COLORS[norm], alpha=0.2, linewidth=0)
+        ax_acc.plot(steps, _mean(rows), color=style.COLORS[norm], label=t(norm, lang))
     ax_acc.fill_between([], [], [], color=style.PALETTE["grey"], alpha=0.3, linewidth=0, label=t("seed_range", lang))
     ax_acc.set(xlabel=t("step", lang), ylabel=t("test_accuracy_eval", lang), ylim=(0, 1.02), xlim=(0, steps[-1]))
     ax_acc.legend(loc="lower right")
@@ -45,11 +44,11 @@ def draw(data: dict, lang: str):
     for ax, norm in zip(ax_pct, NORMS, strict=True):
         levels = [e[SHOWN_MEMBER][SHOWN_UNIT] for e in data["percentiles"][norm]]
         low, mid, high = ([level[k] for level in levels] for k in range(3))
-        ax.fill_between(steps, low, high, color=COLORS[norm], alpha=0.15, linewidth=0)
+        ax.fill_between(steps, low, high, color=style.COLORS[norm], alpha=0.15, linewidth=0)
         for series, width in ((low, 1.2), (mid, 2.0), (high, 1.2)):
-            ax.plot(steps, series, color=COLORS[norm], linewidth=width)
+            ax.plot(steps, series, color=style.COLORS[norm], linewidth=width)
         ax.set(xlabel=t("step", lang), title=t(norm, lang), ylim=limits, xlim=(0, steps[-1]))
-        ax.plot([], [], color=COLORS[norm], linewidth=1.2, label=t("percentiles_15_50_85", lang))
+        ax.plot([], [], color=style.COLORS[norm], linewidth=1.2, label=t("percentiles_15_50_85", lang))
         ax.legend(loc="lower left")
     ax_pct[0].set_ylabel(t("sigmoid_input", lang))
     ax_pct[1].tick_params(labelleft=False)

@@ -22,7 +22,7 @@ INPUTS = 4
 BATCH = 16
 LENGTHS = tuple(range(5, 101, 5))
 THRESHOLD = 1.0  # clip_grad_norm_'s max_norm
-COLORS = {0.9: style.PALETTE["green"], 2.0: style.PALETTE["vermillion"]}
+RADIUS_COLORS = {0.9: style.PALETTE["green"], 2.0: style.PALETTE["vermillion"]}  # radii are no activation/init/norm
 
 
 def recurrent_net(
@@ -103,13 +103,13 @@ def draw(data: dict, lang: str):
     lengths = data["lengths"]
     for radius in data["radii"]:
         mid, low, high = _across_seeds(data, radius, "returned_norm")
-        ax_grow.fill_between(lengths, low, high, color=COLORS[radius], alpha=0.2, lw=0)
+        ax_grow.fill_between(lengths, low, high, color=RADIUS_COLORS[radius], alpha=0.2, lw=0)
         label = t("spectral_radius_n", lang).format(f"{radius:g}")
-        ax_grow.plot(lengths, mid, color=COLORS[radius], marker="o", ms=3, label=label)
+        ax_grow.plot(lengths, mid, color=RADIUS_COLORS[radius], marker="o", ms=3, label=label)
     ax_grow.fill_between([], [], [], color=style.PALETTE["grey"], alpha=0.3, lw=0, label=t("seed_range", lang))
     radius = max(data["radii"])
     for key, color, label in (
-        ("returned_norm", COLORS[radius], "before_clipping"),
+        ("returned_norm", RADIUS_COLORS[radius], "before_clipping"),
         ("norm_after", style.PALETTE["blue"], "after_clipping"),
     ):
         mid, low, high = _across_seeds(data, radius, key)

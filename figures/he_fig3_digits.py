@@ -21,7 +21,6 @@ LR = 0.01
 MOMENTUM = 0.9
 WINDOW = 10  # mini-batch losses are averaged over windows of 10 steps
 EVAL_EVERY = 30
-COLORS = {"xavier_normal": style.PALETTE["vermillion"], "he_normal": style.PALETTE["blue"]}
 
 
 def compute() -> dict:
@@ -58,8 +57,8 @@ def draw(data: dict, lang: str):
     for ax, x_key, y_key in panels:
         for init in INITS:
             for run in data[y_key][init]:
-                ax.plot(data[x_key], run, color=COLORS[init], linewidth=0.8, alpha=0.45)
-            ax.plot(data[x_key], _mean(data[y_key][init]), color=COLORS[init], linewidth=2.2, label=t(init, lang))
+                ax.plot(data[x_key], run, color=style.COLORS[init], linewidth=0.8, alpha=0.45)
+            ax.plot(data[x_key], _mean(data[y_key][init]), color=style.COLORS[init], linewidth=2.2, label=t(init, lang))
     # Drawn above the curves: the Xavier runs lie exactly on the chance level, which is the point.
     chance = {"color": style.PALETTE["black"], "linestyle": ":", "linewidth": 1.2, "zorder": 5}
     ax_loss.axhline(math.log(10), label=t("chance_loss", lang), **chance)

@@ -9,7 +9,6 @@ from gradnotes.site import style
 from gradnotes.site.labels import t
 
 NORMS = ("none", "batchnorm")
-COLORS = {"none": style.PALETTE["vermillion"], "batchnorm": style.PALETTE["blue"]}
 LINESTYLES = ("-", "--", ":")  # hidden layer 1, 2, 3 (left) and the layers they feed, 2, 3, 4 (right)
 
 
@@ -45,11 +44,11 @@ def draw(data: dict, lang: str):
                     data[x_key],
                     [min(r) for r in runs],
                     [max(r) for r in runs],
-                    color=COLORS[norm],
+                    color=style.COLORS[norm],
                     alpha=0.12,
                     lw=0,
                 )
-                ax.plot(data[x_key], series, color=COLORS[norm], linestyle=LINESTYLES[layer])
+                ax.plot(data[x_key], series, color=style.COLORS[norm], linestyle=LINESTYLES[layer])
     top = max(max(series) for norm in NORMS for series in data["drift"][norm])
     # Head room for the legend above the curves.
     ax_drift.set(xlabel=t("step", lang), ylabel=t("drift_w1", lang), title=t("distribution_view", lang))
@@ -58,7 +57,7 @@ def draw(data: dict, lang: str):
     ax_grad.minorticks_off()
     # Colour says BN or not, line style says which layer: two legends.
     for ax, key, first in ((ax_drift, "hidden_layer_n", 1), (ax_grad, "weights_of_layer_n", 2)):
-        handles = [ax.plot([], [], color=COLORS[norm], label=t(norm, lang))[0] for norm in NORMS]
+        handles = [ax.plot([], [], color=style.COLORS[norm], label=t(norm, lang))[0] for norm in NORMS]
         handles.append(
             ax.fill_between([], [], [], color=style.PALETTE["grey"], alpha=0.3, lw=0, label=t("seed_range", lang))
         )

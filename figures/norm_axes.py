@@ -12,7 +12,6 @@ from gradnotes.site.labels import t
 SAMPLES, FEATURES = 6, 8  # the (N, C) example
 SEQ_SAMPLES, SEQ_CHANNELS, SEQ_STEPS = 4, 5, 6  # the (N, C, T) example
 BN_COLUMN, LN_ROW = 2, 1  # the column and row drawn highlighted
-COLORS = {"batchnorm": style.PALETTE["blue"], "layernorm": style.PALETTE["green"]}
 VALUE_LIMIT = 2.5
 
 
@@ -129,7 +128,7 @@ def _cube(ax, shape: list[int], norm: str, lang: str) -> None:
         ax.plot(*zip(point(0, k, 0), point(steps, k, 0), point(steps, k, n), strict=True), color="#BBBBBB", lw=0.6)
     for k in range(1, n):
         ax.plot(*zip(point(0, c, k), point(steps, c, k), point(steps, 0, k), strict=True), color="#BBBBBB", lw=0.6)
-    shade = {"facecolor": COLORS[norm], "alpha": 0.55, "edgecolor": COLORS[norm], "lw": 1.5}
+    shade = {"facecolor": style.COLORS[norm], "alpha": 0.55, "edgecolor": style.COLORS[norm], "lw": 1.5}
     if norm == "batchnorm":  # one channel, every sample and every step
         ch = 2
         face([(0, ch, 0), (steps, ch, 0), (steps, ch + 1, 0), (0, ch + 1, 0)], **shade)
@@ -163,8 +162,8 @@ def draw(data: dict, lang: str):
     fig = style.figure(style.PAGE_WIDTH, 6.4)
     (ax_bn, ax_ln), (ax_bn3, ax_ln3) = fig.subplots(2, 2)
     flat = data["flat"]
-    _grid(ax_bn, flat["bn_output"], ("column", BN_COLUMN), COLORS["batchnorm"], lang, data, "batchnorm")
-    _grid(ax_ln, flat["ln_output"], ("row", LN_ROW), COLORS["layernorm"], lang, data, "layernorm")
+    _grid(ax_bn, flat["bn_output"], ("column", BN_COLUMN), style.COLORS["batchnorm"], lang, data, "batchnorm")
+    _grid(ax_ln, flat["ln_output"], ("row", LN_ROW), style.COLORS["layernorm"], lang, data, "layernorm")
     ax_bn.set_title(f"{t('after_bn', lang)} (nn.BatchNorm1d)")
     ax_ln.set_title(f"{t('after_ln', lang)} (nn.LayerNorm)")
     _cube(ax_bn3, data["sequence_shape"], "batchnorm", lang)

@@ -17,7 +17,6 @@ SEEDS = (0, 1, 2)
 HIDDEN = 64
 STEPS = 100
 LEVELS = (10, 50, 90)
-COLORS = {"batchnorm": style.PALETTE["blue"], "layernorm": style.PALETTE["green"]}
 
 
 def rnn_preactivations(rnn: nn.RNN, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -114,11 +113,11 @@ def draw(data: dict, lang: str):
     ax_mean, ax_std, ax_ln = fig.subplots(1, 3)
     steps = data["time_steps"]
     one_set = {"color": style.PALETTE["black"], "linestyle": ":", "linewidth": 1.2}
-    _band(ax_mean, steps, data["bn_mean_shift"], COLORS["batchnorm"], t("median_over_units", lang))
+    _band(ax_mean, steps, data["bn_mean_shift"], style.COLORS["batchnorm"], t("median_over_units", lang))
     ax_mean.axhline(0.0, label=t("one_set_of_statistics", lang), **one_set)
-    _band(ax_std, steps, data["bn_std_ratio"], COLORS["batchnorm"], t("median_over_units", lang))
+    _band(ax_std, steps, data["bn_std_ratio"], style.COLORS["batchnorm"], t("median_over_units", lang))
     ax_std.axhline(1.0, **one_set)
-    _band(ax_ln, steps, data["ln_sigma"], COLORS["layernorm"], t("median_over_samples", lang))
+    _band(ax_ln, steps, data["ln_sigma"], style.COLORS["layernorm"], t("median_over_samples", lang))
     ax_ln.plot(
         steps, data["ln_output_std_max"], color=style.PALETTE["black"], linestyle="--", label=t("ln_output_std", lang)
     )
