@@ -13,7 +13,14 @@ from gradnotes.engine.nets import threads
 from gradnotes.errors import UserError
 from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "after_n_steps": {"ko": "{} 단계 학습 후", "en": "after {} steps"},
+    "batch_dependence": {"ko": "같은 샘플, 다른 미니배치", "en": "same sample, different mini-batches"},
+    "sample_spread": {"ko": "한 샘플 출력의 표준편차", "en": "std of one sample's output"},
+}
+t = translator(LABELS)
 
 NORMS = ("batchnorm", "layernorm")
 BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)

@@ -8,7 +8,24 @@ from torch import nn
 from gradnotes.engine.nets import threads
 from gradnotes.experiments import fold, norm_cost, stacked
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "training": {"ko": "훈련 한 단계", "en": "one training step (forward, backward, update)"},
+    "inference": {"ko": "추론 한 번", "en": "inference (forward pass)"},
+    "relative_time": {"ko": "정규화 없음 대비 CPU 시간", "en": "CPU time relative to no normalization"},
+    "small_mlp": {"ko": "작은 MLP", "en": "small MLP"},
+    "large_mlp": {"ko": "큰 MLP", "en": "large MLP"},
+    "mlp_shape": {"ko": "{}: 은닉층 {}개, 너비 {}, 배치 {}", "en": "{}: {} hidden layers, width {}, batch {}"},
+    "measured_on": {"ko": "측정 (gradnotes bench-norm)", "en": "measured (gradnotes bench-norm)"},
+    "cores": {"ko": "코어", "en": "logical cores"},
+    "threads": {"ko": "스레드", "en": "thread(s)"},
+    "iqr": {"ko": "사분위 범위", "en": "interquartile range"},
+    "wall_time_ratio": {"ko": "벽시계 시간 (중앙값)", "en": "wall time (median)"},
+    "bn_eval": {"ko": "배치 정규화 (평가 모드)", "en": "BatchNorm (eval mode)"},
+    "bn_folded": {"ko": "배치 정규화 (접어 넣음)", "en": "BatchNorm folded"},
+}
+t = translator(LABELS)
 
 TRAIN, INFER = norm_cost.TRAIN_VARIANTS, norm_cost.INFER_VARIANTS
 LABEL = {"none": "none", "batchnorm": "batchnorm", "layernorm": "layernorm"}

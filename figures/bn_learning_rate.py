@@ -7,7 +7,14 @@ import math
 from gradnotes.engine.nets import threads
 from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "learning_rate": {"ko": "학습률", "en": "learning rate"},
+    "final_train_loss": {"ko": "최종 훈련 손실", "en": "final training loss"},
+    "diverged": {"ko": "발산 (NaN/inf)", "en": "diverged (NaN/inf)"},
+}
+t = translator(LABELS)
 
 NORMS = ("none", "batchnorm")
 SIZES = (64, 32, 32, 32, 32, 10)  # 4 hidden ReLU layers, He normal init

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from gradnotes.experiments import bn_digits
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "sigmoid_input": {"ko": "시그모이드 입력", "en": "sigmoid input"},
+    "percentiles_15_50_85": {"ko": "15·50·85번째 백분위수", "en": "15th, 50th, 85th percentiles"},
+}
+t = translator(LABELS)
 
 NORMS = ("none", "batchnorm")
 SHOWN_MEMBER = 0  # seed 0

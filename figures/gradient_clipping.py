@@ -13,7 +13,22 @@ from torch import nn
 from gradnotes.engine.nets import threads
 from gradnotes.experiments import stacked
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "sequence_length": {"ko": "시퀀스 길이", "en": "sequence length"},
+    "grad_norm_total": {"ko": "전체 기울기 노름 ‖g‖", "en": "total gradient norm ‖g‖"},
+    "spectral_radius_n": {"ko": "스펙트럼 반경 ρ = {}", "en": "spectral radius ρ = {}"},
+    "before_clipping": {
+        "ko": "클리핑 전 (clip_grad_norm_ 반환값)",
+        "en": "before clipping (returned by clip_grad_norm_)",
+    },
+    "after_clipping": {"ko": "클리핑 후", "en": "after clipping"},
+    "clip_threshold": {"ko": "임계값", "en": "threshold"},
+    "exploding_title": {"ko": "기울기 폭주", "en": "exploding gradient"},
+    "clipping_title": {"ko": "기울기 클리핑", "en": "gradient clipping"},
+}
+t = translator(LABELS)
 
 RADII = (0.9, 2.0)  # spectral radius of the recurrent matrix: below 1 and above 1
 SEEDS = (0, 1, 2, 3, 4)

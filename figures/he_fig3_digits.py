@@ -9,7 +9,15 @@ import torch
 from gradnotes.engine.nets import threads
 from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "train_loss": {"ko": "훈련 손실", "en": "training loss"},
+    "test_accuracy": {"ko": "테스트 정확도", "en": "test accuracy"},
+    "chance_accuracy": {"ko": "무작위 추측 수준 0.1", "en": "chance level 0.1"},
+    "relu_mlp_30": {"ko": "30층 ReLU MLP", "en": "30-layer ReLU MLP"},
+}
+t = translator(LABELS)
 
 DEPTH = 30  # weight layers: 29 hidden ReLU layers and the readout
 WIDTH = 32

@@ -6,7 +6,17 @@ import statistics
 
 from gradnotes.experiments import bn_digits, stacked
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "distribution_view": {"ko": "입력 분포의 이동", "en": "input-distribution drift"},
+    "gradient_view": {"ko": "기울기 기준 내부 공변량 변화", "en": "gradient-based internal covariate shift"},
+    "drift_w1": {"ko": "학습 전 대비 분포 이동 W₁", "en": "drift from step 0, W₁"},
+    "grad_change_rel": {"ko": "‖G − G′‖ / ‖G‖", "en": "‖G − G′‖ / ‖G‖"},
+    "hidden_layer_n": {"ko": "은닉층 {}의 시그모이드 입력", "en": "sigmoid input of hidden layer {}"},
+    "weights_of_layer_n": {"ko": "층 {}의 가중치", "en": "weights of layer {}"},
+}
+t = translator(LABELS)
 
 NORMS = ("none", "batchnorm")
 LINESTYLES = ("-", "--", ":")  # hidden layer 1, 2, 3 (left) and the layers they feed, 2, 3, 4 (right)

@@ -7,7 +7,23 @@ from matplotlib.patches import Polygon, Rectangle
 from torch import Tensor, nn
 
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "batch_axis": {"ko": "배치 축 N (샘플)", "en": "batch axis N (samples)"},
+    "feature_axis": {"ko": "특성 축 C (유닛)", "en": "feature axis C (units)"},
+    "time_axis": {"ko": "시간 축 T", "en": "time axis T"},
+    "bn_statistics": {"ko": "배치 정규화의 평균·분산", "en": "BatchNorm's mean and variance"},
+    "ln_statistics": {"ko": "층 정규화의 평균·분산", "en": "LayerNorm's mean and variance"},
+    "after_bn": {"ko": "배치 정규화 출력", "en": "BatchNorm output"},
+    "after_ln": {"ko": "층 정규화 출력", "en": "LayerNorm output"},
+    "mean_short": {"ko": "평균 μ", "en": "mean μ"},
+    "variance_short": {"ko": "분산 σ²", "en": "variance σ²"},
+    "mu_symbol": {"ko": "μ", "en": "μ"},
+    "sigma2_symbol": {"ko": "σ²", "en": "σ²"},
+    "sequence_case": {"ko": "시퀀스 (N, C, T)", "en": "sequences (N, C, T)"},
+}
+t = translator(LABELS)
 
 SAMPLES, FEATURES = 6, 8  # the (N, C) example
 SEQ_SAMPLES, SEQ_CHANNELS, SEQ_STEPS = 4, 5, 6  # the (N, C, T) example

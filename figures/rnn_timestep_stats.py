@@ -11,7 +11,22 @@ from gradnotes.engine.nets import threads
 from gradnotes.errors import UserError
 from gradnotes.experiments import digits, stacked
 from gradnotes.site import style
-from gradnotes.site.labels import t
+from gradnotes.site.labels import translator
+
+LABELS = {
+    "time_step": {"ko": "시점 t", "en": "time step t"},
+    "bn_mean_shift": {"ko": "(μₜ − μ) / σ", "en": "(μₜ − μ) / σ"},
+    "bn_std_ratio": {"ko": "σₜ / σ", "en": "σₜ / σ"},
+    "bn_mean_title": {"ko": "시점별 배치 평균 (유닛마다)", "en": "batch mean per step (per unit)"},
+    "bn_std_title": {"ko": "시점별 배치 표준편차 (유닛마다)", "en": "batch std per step (per unit)"},
+    "ln_sigma_title": {"ko": "층 정규화의 σ (샘플·시점마다)", "en": "LayerNorm's σ (per sample, step)"},
+    "one_set_of_statistics": {"ko": "모든 시점에 통계량 한 벌", "en": "one set for all steps"},
+    "median_over_units": {"ko": "유닛 중앙값", "en": "median over units"},
+    "median_over_samples": {"ko": "샘플 중앙값", "en": "median over samples"},
+    "band_10_90": {"ko": "10–90번째 백분위 범위", "en": "10th–90th percentile range"},
+    "ln_output_std": {"ko": "층 정규화 출력의 σ", "en": "σ of the LayerNorm output"},
+}
+t = translator(LABELS)
 
 SEEDS = (0, 1, 2)
 HIDDEN = 64
