@@ -47,6 +47,7 @@ EXPECTED_OUTPUT = {
     "initialization/xavier_he.py": [r"Xavier: bound 0\.1000, std 0\.0577", r"He:\s+bound 0\.1225, std 0\.0707"],
     "layer_normalization/layernorm.py": [r"train == eval"],
     "layer_normalization/rnn_cell.py": [r"hidden state after 50 steps: \(4, 32\)"],
+    "layer_normalization/sigmoid_offset.py": [r"after LN: per-unit offsets 0\.9\d, sample-dependent part 0\.3\d\d \(BN: 0, 1\)"],
     "vanishing_exploding/chain_rule.py": [r"chain-rule product == autograd: True"],
     "vanishing_exploding/per_layer_gradients.py": [
         r"sigmoid, sigma_w=1: first/last layer gradient = \S+e-\d\d",
