@@ -23,6 +23,9 @@ PAGE_FOLDERS = (
     "batch_normalization",
     "layer_normalization",
     "beyond",
+    "normalization_family",
+    "rnn_gradients",
+    "initialization_beyond",
 )
 
 # What each snippet must print: the claim a reader sees when they run it.
@@ -48,6 +51,13 @@ EXPECTED_OUTPUT = {
     "layer_normalization/layernorm.py": [r"train == eval"],
     "layer_normalization/rnn_cell.py": [r"hidden state after 50 steps: \(4, 32\)"],
     "layer_normalization/sigmoid_offset.py": [r"after LN: per-unit offsets 0\.9\d, sample-dependent part 0\.3\d\d \(BN: 0, 1\)"],
+    "normalization_family/exercises.py": [r"'GroupNorm': 784", r"running_mean = 0\.651", r"x \+ branch\(x\) == x"],
+    "normalization_family/family.py": [r"LayerNorm == GroupNorm\(1, C\)", r"momentum = 0\.1"],
+    "rnn_gradients/bptt.py": [r"product == autograd: True; \|\|dh_T/dh_0\|\| = \S+ <= s_max\^T"],
+    "rnn_gradients/exercises.py": [r"forget bias 0: sigma = 0\.500, sigma\^20 = 9\.5e-07", r"sigma\^20 = 1\.9e-03"],
+    "initialization_beyond/exercises.py": [r"critical sigma_w\^2 at q\* = 1/64: 1\.031", r"zero singular values"],
+    "initialization_beyond/lecun_orthogonal.py": [r"LeCun normal: std 0\.03\d\d", r"from 1\.0000 to 1\.0000"],
+    "initialization_beyond/symmetry.py": [r"constant init 1, random init 8"],
     "vanishing_exploding/chain_rule.py": [r"chain-rule product == autograd: True"],
     "vanishing_exploding/per_layer_gradients.py": [
         r"sigmoid, sigma_w=1: first/last layer gradient = \S+e-\d\d",
