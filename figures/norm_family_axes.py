@@ -18,7 +18,6 @@ LABELS = {
     "stats_mean_var": {"ko": "μ = {:.2f}, σ² = {:.2f}", "en": "μ = {:.2f}, σ² = {:.2f}"},
     "stats_mean_rms": {"ko": "μ = {:.2f}, RMS = {:.2f}", "en": "μ = {:.2f}, RMS = {:.2f}"},
     "groups_n": {"ko": "그룹 {}개", "en": "{} groups"},
-    "sequence_input": {"ko": "(N, T, C) 시퀀스", "en": "(N, T, C) sequences"},
 }
 t = translator(LABELS)
 

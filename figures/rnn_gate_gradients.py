@@ -189,7 +189,7 @@ def check(data: dict) -> None:
     assert small < 1e-3, f"every s < 1: the gradient has vanished at distance {far} (largest ratio {small:.1e})"
     runs = data["bounded"]["0.9"]
     middle = statistics.median(run[far] for run in runs)
-    assert middle < 0.1 * 0.9**far, f"s = 0.9: the median is > 10× below the bound at {far} ({middle:.1e})"
+    assert middle < 0.2 * 0.9**far, f"s = 0.9: the median is > 5× below the bound at {far} ({middle:.1e})"
     grown = min(run[far] for run in data["bounded"][str(max(data["scales"]))])
     assert grown > 3, f"s = {max(data['scales'])} > 1: the gradient grows with the distance (×{grown:.0f} at {far})"
 
