@@ -227,6 +227,13 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     test_accuracy: list[list[float]] = field(default_factory=list)  # [eval][member]
     test_loss: list[list[float]] = field(default_factory=list)
+    grad_norm: list[list[float]] = field(default_factory=list)  # [step][member], before clipping (with clip_norm only)
+
+
+def member_grad_norms(model: nn.Module, members: int) -> Tensor:
+    """The norm of every member's whole gradient, all its parameters together (as ``clip_grad_norm_`` measures it)."""
+    squares = [p.grad.view(members, -1).pow(2).sum(1) for p in model.parameters() if p.grad is not None]
+    return torch.stack(squares).sum(0).sqrt()
 
 
 def scale_gradients_(model: nn.Module, members: int, factors: Tensor) -> None:
@@ -244,6 +251,7 @@ def train(
     batch_size: int,
     lr: float | Sequence[float],
     momentum: float = 0.9,
+    clip_norm: float | None = None,
     batch_seeds: Sequence[int] | None = None,
     eval_every: int = 0,
     on_eval: Callable[[int], None] | None = None,
@@ -254,6 +262,8 @@ def train(
 
     A per-member learning rate is applied by scaling that member's gradient and stepping with lr = 1: for SGD with
     momentum and a constant rate this is the same update (buf ← μ·buf + η·g, w ← w − buf).
+    With ``clip_norm`` every member's gradient is first rescaled to norm ≤ clip_norm, as ``clip_grad_norm_`` on that
+    member alone would; the norms before clipping are recorded in ``History.grad_norm``.
     Every ``update_every`` steps ``on_update(step, batch_index, parameters_before)`` runs right after the update,
     with the step's gradients still in ``p.grad``.
     """
@@ -261,6 +271,8 @@ def train(
     rates = torch.tensor([float(lr)] * members if isinstance(lr, (int, float)) else [float(r) for r in lr])
     if len(rates) != members:
         raise UserError(f"give one learning rate per member ({members}), got {len(rates)}")
+    if clip_norm is not None and not clip_norm > 0:
+        raise UserError(f"clip_norm must be positive, got {clip_norm}")
     uniform = bool((rates == rates[0]).all())
     # foreach: one fused kernel per step instead of one per parameter (CPU SGD defaults to the per-parameter loop).
     optimizer = torch.optim.SGD(
@@ -285,6 +297,10 @@ def train(
         losses = member_losses(model(data.x_train[index]), data.y_train[index])
         optimizer.zero_grad()
         losses.sum().backward()  # members are independent: d(sum)/d(member's weights) = that member's gradient
+        if clip_norm is not None:
+            norms = member_grad_norms(model, members)
+            history.grad_norm.append(norms.tolist())
+            scale_gradients_(model, members, (clip_norm / (norms + 1e-6)).clamp(max=1.0))  # clip_grad_norm_'s factor
         if not uniform:
             scale_gradients_(model, members, rates)
         watch = on_update is not None and update_every and (step - 1) % update_every == 0

@@ -124,6 +124,27 @@ def test_per_member_learning_rates_equal_separate_runs(data):
         assert torch.allclose(p_together[1], p_alone[0], atol=1e-5)
 
 
+def test_clip_norm_clips_each_members_gradient_like_clip_grad_norm_on_that_member_alone(data):
+    stack = stacked.StackedMLP([64, 12, 10], activation="relu", inits=["he_normal", "xavier_normal"], seeds=[0, 1])
+    reference = stack.member(0)  # an ordinary nn.Sequential copy, taken before training
+    history = stacked.train(stack, data, steps=1, batch_size=16, lr=0.1, momentum=0.9, clip_norm=0.05)
+    index = stacked.BatchSampler(len(data.y_train), 16, [0, 1]).next()[0]  # member 0's first mini-batch
+    F.cross_entropy(reference(data.x_train[index]), data.y_train[index]).backward()
+    returned = torch.nn.utils.clip_grad_norm_(reference.parameters(), max_norm=0.05)
+    torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9).step()
+    assert history.grad_norm[0][0] == pytest.approx(float(returned), rel=1e-5)  # the norm before clipping
+    for ours, theirs in zip(stack.member(0).parameters(), reference.parameters(), strict=True):
+        assert torch.allclose(ours, theirs, atol=1e-6)
+    # A member below the threshold is not touched: the same run as without clipping.
+    loose = stacked.StackedMLP([64, 12, 10], activation="relu", inits=["he_normal"], seeds=[0])
+    plain = stacked.StackedMLP([64, 12, 10], activation="relu", inits=["he_normal"], seeds=[0])
+    stacked.train(loose, data, steps=3, batch_size=16, lr=0.1, clip_norm=1e6)
+    stacked.train(plain, data, steps=3, batch_size=16, lr=0.1)
+    assert all(torch.equal(a, b) for a, b in zip(loose.parameters(), plain.parameters(), strict=True))
+    with pytest.raises(UserError, match="clip_norm must be positive"):
+        stacked.train(plain, data, steps=1, batch_size=16, lr=0.1, clip_norm=0.0)
+
+
 def test_batch_sampler_visits_every_image_once_per_epoch():
     sampler = stacked.BatchSampler(10, 3, [0, 1])
     seen = torch.cat([sampler.next() for _ in range(3)], dim=1)  # 9 of 10 per member, then a new permutation
