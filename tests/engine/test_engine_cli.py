@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from gradnotes.engine import cli as engine_cli
-from gradnotes.errors import UserError
-from gradnotes.paths import ROOT
 from gradnotes.engine.sim import METRICS
 from gradnotes.engine.spec import ACTIVATIONS, INITS, NORMS
+from gradnotes.errors import UserError
+from gradnotes.paths import ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from gradnotes.engine import nets, sim
+from gradnotes.engine.spec import ACTIVATIONS, CORE_INITS, INITS, NORMS, Spec
 from gradnotes.errors import UserError
 from gradnotes.paths import ROOT
-from gradnotes.engine.spec import ACTIVATIONS, CORE_INITS, INITS, NORMS, Spec
 
 # ---------------------------------------------------------------- inits: empirical statistics = closed forms
 

@@ -1,7 +1,8 @@
 """The claims ledger (claims/<page>.toml): every sentence of a page that states a measured or causal result is
 listed with its evidence — a figure whose check asserts it, a snippet that asserts it, or a paper with the section,
 figure or table — or, for a page about a tool, a test (``test:tests/…/test_x.py::test_name``) that runs the page's
-example and asserts its output. The test fails when a page has no ledger, an anchor is no longer on its page, or evidence is gone.
+example and asserts its output. The test fails when a page has no ledger, an anchor is no longer on its page, or
+its evidence is gone.
 
 One file per page pair, e.g. claims/activations.toml:
 

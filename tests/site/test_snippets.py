@@ -50,7 +50,9 @@ EXPECTED_OUTPUT = {
     "initialization/xavier_he.py": [r"Xavier: bound 0\.1000, std 0\.0577", r"He:\s+bound 0\.1225, std 0\.0707"],
     "layer_normalization/layernorm.py": [r"train == eval"],
     "layer_normalization/rnn_cell.py": [r"hidden state after 50 steps: \(4, 32\)"],
-    "layer_normalization/sigmoid_offset.py": [r"after LN: per-unit offsets 0\.9\d, sample-dependent part 0\.3\d\d \(BN: 0, 1\)"],
+    "layer_normalization/sigmoid_offset.py": [
+        r"after LN: per-unit offsets 0\.9\d, sample-dependent part 0\.3\d\d \(BN: 0, 1\)"
+    ],
     "normalization_family/exercises.py": [r"'GroupNorm': 784", r"running_mean = 0\.651", r"x \+ branch\(x\) == x"],
     "normalization_family/family.py": [r"LayerNorm == GroupNorm\(1, C\)", r"momentum = 0\.1"],
     "rnn_gradients/bptt.py": [r"product == autograd: True; \|\|dh_T/dh_0\|\| = \S+ <= s_max\^T"],
