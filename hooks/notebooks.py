@@ -104,10 +104,27 @@ def _share_compiled_templates() -> None:
 _share_compiled_templates()
 
 
-def on_pre_build(config: MkDocsConfig) -> None:
+_RUNNING: list[subprocess.Popen] = []
+
+
+def _start() -> subprocess.Popen:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "gradnotes.site.notebooks", "--quiet"], cwd=ROOT, env=env, check=False)
-    if done.returncode != 0:
+    return subprocess.Popen([sys.executable, "-m", "gradnotes.site.notebooks", "--quiet"], cwd=ROOT, env=env)
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    # Start executing stale notebooks now, so that they run while the figures hook builds the figures (each leaves
+    # a core idle part of the time); on_pre_build waits for the result. A run left over from a build that stopped
+    # before its on_pre_build is waited for first: it saw older sources, this build starts its own.
+    while _RUNNING:
+        _RUNNING.pop().wait()
+    _RUNNING.append(_start())
+    return config
+
+
+def on_pre_build(config: MkDocsConfig) -> None:
+    process = _RUNNING.pop() if _RUNNING else _start()
+    if process.wait() != 0:
         raise PluginError("gradnotes: a notebook failed (the line above names it)")
 
 

@@ -65,16 +65,23 @@ class Draws:
     weights: tuple[Tensor, ...]
 
 
+def _draw_into(spec: Spec, x: Tensor, readout: Tensor, weights: Sequence[Tensor]) -> None:
+    """Fill x, R and W_1..W_L in place from one generator seeded with spec.seed, in that order."""
+    generator = torch.Generator().manual_seed(spec.seed)
+    x.normal_(generator=generator)  # what torch.randn draws
+    # R is drawn for the sum loss too, so that both losses see identical weights
+    readout.normal_(generator=generator)
+    for weight in weights:
+        init_weight_(weight, spec.init, generator, spec.gain)
+
+
 def draw(spec: Spec) -> Draws:
     """Draw x, R and the weights from one generator seeded with spec.seed, in that order."""
-    generator = torch.Generator().manual_seed(spec.seed)
     dtype = getattr(torch, spec.dtype)
-    x = torch.randn(spec.batch, spec.width, generator=generator, dtype=dtype)
-    # R is drawn for the sum loss too, so that both losses see identical weights
-    readout = torch.randn(spec.batch, spec.width, generator=generator, dtype=dtype)
+    x = torch.empty(spec.batch, spec.width, dtype=dtype)
+    readout = torch.empty(spec.batch, spec.width, dtype=dtype)
     weights = torch.empty(spec.depth, spec.width, spec.width, dtype=dtype)
-    for layer in range(spec.depth):
-        init_weight_(weights[layer], spec.init, generator, spec.gain)
+    _draw_into(spec, x, readout, weights.unbind(0))
     return Draws(x=x, readout=readout, weights=tuple(weights.unbind(0)))
 
 
@@ -224,7 +231,7 @@ def run_many(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[R
         with engine_settings(threads_for(chunk[0])):
             if current is None or current[0] != keys:
                 current = None  # free the previous draws before drawing new ones
-                current = (keys, _Stacked.of([draw(spec) for spec in chunk]))
+                current = (keys, _Stacked.draw(chunk))
             for spec, result in zip(chunk, _run_members(chunk, current[1]), strict=True):
                 done[spec] = result
     return [done[spec] for spec in specs]
@@ -393,14 +400,17 @@ class _Stacked:
     weights: tuple[Tensor, ...]
 
     @classmethod
-    def of(cls, draws: Sequence[Draws]) -> _Stacked:
-        depth = len(draws[0].weights)
-        return cls(
-            x=torch.stack([d.x for d in draws]),
-            readout=torch.stack([d.readout for d in draws]),
-            # leaves that need grad; torch.autograd.grad never accumulates into them, so they can be reused
-            weights=tuple(torch.stack([d.weights[layer] for d in draws]).requires_grad_() for layer in range(depth)),
-        )
+    def draw(cls, specs: Sequence[Spec]) -> _Stacked:
+        """Each member's draws, made straight into the stacked tensors (no per-member copies to stack)."""
+        spec, members = specs[0], len(specs)
+        dtype = getattr(torch, spec.dtype)
+        x = torch.empty(members, spec.batch, spec.width, dtype=dtype)
+        readout = torch.empty(members, spec.batch, spec.width, dtype=dtype)
+        weights = [torch.empty(members, spec.width, spec.width, dtype=dtype) for _ in range(spec.depth)]
+        for m, member in enumerate(specs):
+            _draw_into(member, x[m], readout[m], [w[m] for w in weights])
+        # leaves that need grad; torch.autograd.grad never accumulates into them, so they can be reused
+        return cls(x=x, readout=readout, weights=tuple(w.requires_grad_() for w in weights))
 
 
 def _run_members(specs: Sequence[Spec], stacked: _Stacked) -> list[Result]:

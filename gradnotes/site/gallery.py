@@ -39,6 +39,7 @@ MANIFEST = "manifest.json"
 DATA_VERSIONS = ("torch", "numpy", "scikit-learn")
 PRESENTATION = ("gradnotes.site",)  # its code draws; it never decides a figure's numbers
 STYLE_FILE = Path(__file__).resolve().parent / "style.py"
+ENGINE_CACHE = Path(__file__).resolve().parents[1] / "engine" / "cache.py"
 
 
 def discover() -> list[str]:
@@ -420,6 +421,24 @@ def _build_one(figure_id: str, key: str, langs: list[str], force: bool) -> tuple
     return entries, changed, int(computed), len(langs)
 
 
+def _build_group(
+    figures: list[tuple[str, str, list[str]]], force: bool
+) -> list[tuple[str, tuple[dict, list[Path], int, int] | BaseException]]:
+    """Build several figures one after another in one process; a failure is returned, not raised, per figure."""
+    outcomes: list[tuple[str, tuple[dict, list[Path], int, int] | BaseException]] = []
+    for figure_id, key, langs in figures:
+        try:
+            outcomes.append((figure_id, _build_one(figure_id, key, langs, force)))
+        except (FigureError, UserError) as exc:
+            outcomes.append((figure_id, exc))
+    return outcomes
+
+
+def _simulates(figure_id: str) -> bool:
+    """Whether a figure runs the engine's simulator (through its cache, which serialises simulation)."""
+    return ENGINE_CACHE in data_inputs(figure_id)
+
+
 def _worker_init() -> None:
     # A worker dies with the build that started it (kill -9 or the OOM killer on the parent): Linux's
     # parent-death signal. Without it the workers would hold their memory until someone finds them.
@@ -490,23 +509,28 @@ def _build_locked(
         report.rendered += rendered
         _write_manifest(out, manifest)
 
-    workers = min(jobs or jobs_default(), len(todo))
+    jobs_of = [(figure_id, data_keys[figure_id], pending) for figure_id, pending in todo.items()]
+    # The engine simulates one figure at a time (its cache's lock), so the figures that simulate go to one worker as
+    # one sequential group, submitted first, and the others fill the remaining workers instead of waiting on the lock.
+    engine = [job for job in jobs_of if _simulates(job[0])]
+    groups = ([engine] if engine else []) + [[job] for job in jobs_of if job not in engine]
+    workers = min(jobs or jobs_default(), len(groups))
     if workers <= 1:
-        for figure_id, pending in todo.items():
-            try:
-                collect(figure_id, _build_one(figure_id, data_keys[figure_id], pending, force))
-            except (FigureError, UserError) as exc:
-                collect(figure_id, exc)
+        for group in groups:
+            for figure_id, outcome in _build_group(group, force):
+                collect(figure_id, outcome)
     else:
         # spawn, not fork: forking a process that has imported torch is unsafe.
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
-            futures = {
-                pool.submit(_build_one, figure_id, data_keys[figure_id], pending, force): figure_id
-                for figure_id, pending in todo.items()
-            }
+            futures = {pool.submit(_build_group, group, force): group for group in groups}
             for future in as_completed(futures):
                 exc = future.exception()
-                collect(futures[future], exc if exc is not None else future.result())
+                if exc is not None:  # the worker itself died: every figure of its group failed
+                    for figure_id, _, _ in futures[future]:
+                        collect(figure_id, exc)
+                    continue
+                for figure_id, outcome in future.result():
+                    collect(figure_id, outcome)
     bar.close()
     # Figures whose source is gone must not linger on the site.
     for stale in sorted(set(manifest["figures"]) - set(discover())):
