@@ -279,6 +279,12 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench-norm",
         help="measure the training/inference cost of BatchNorm, LayerNorm and folded BatchNorm; writes bn_cost.json",
+        description="Time one training step and one inference pass of two MLP sizes without a norm, with BatchNorm, "
+        "with LayerNorm and with BatchNorm folded into the preceding Linear layer (medians of interleaved repeats), "
+        "and write figures/data/bn_cost.json, which the bn_cost figure reads. Wall times belong to this machine.",
+        epilog="examples:\n  gradnotes bench-norm\n  gradnotes bench-norm --repeats 50 --threads 2\n"
+        "  gradnotes bench-norm --out /tmp/bn_cost.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--repeats", type=int, default=25, help="timed repeats per variant (median and quartiles; ≥ 5)")
     p.add_argument("--threads", type=int, default=1, help="torch threads during the measurement (default 1)")
