@@ -78,7 +78,11 @@ def korean_font_path() -> Path:
         raise UserError(f"the Korean font is missing: {_INSTALL_HINT}")
     path = Path(spec.origin).parent / "fonts" / KOREAN_FONT_FILE
     if not path.is_file():
-        raise UserError(f"the Korean font is missing ({path} not found): {_INSTALL_HINT}")
+        # the package is there, its font is not: installing it again is the fix, not installing it
+        raise UserError(
+            f"koreanize-matplotlib is installed but {path} is missing: "
+            "pip install --force-reinstall --no-deps koreanize-matplotlib"
+        )
     return path
 
 

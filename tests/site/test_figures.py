@@ -80,6 +80,20 @@ def test_missing_korean_font_is_a_clear_error(monkeypatch):
         style.korean_font_path()
 
 
+def test_an_installed_font_package_without_its_font_says_reinstall(monkeypatch, tmp_path):
+    import importlib.machinery
+
+    from gradnotes.site import style
+
+    fake = tmp_path / "koreanize_matplotlib" / "__init__.py"
+    fake.parent.mkdir()
+    fake.write_text("")
+    spec = importlib.machinery.ModuleSpec("koreanize_matplotlib", None, origin=str(fake))
+    monkeypatch.setattr(style.importlib.util, "find_spec", lambda name: spec)
+    with pytest.raises(UserError, match="is installed but .* is missing: pip install --force-reinstall"):
+        style.korean_font_path()
+
+
 def test_labels_exist_in_every_language():
     for key, entry in GLOSSARY.items():
         assert set(entry) == set(LANGS), key
