@@ -61,6 +61,12 @@ EXPECTED_OUTPUT = {
     "initialization_beyond/lecun_orthogonal.py": [r"LeCun normal: std 0\.03\d\d", r"from 1\.0000 to 1\.0000"],
     "initialization_beyond/symmetry.py": [r"constant init 1, random init 8"],
     "vanishing_exploding/chain_rule.py": [r"chain-rule product == autograd: True"],
+    "vanishing_exploding/exercises.py": [
+        r"at most \(1/4\)\^10 = 9\.5e-07",
+        r"1\.1\^50 = 117, 0\.9\^50 = 5\.2e-03",
+        r"sqrt\(2\)\^29 = 2\.3e\+04, mean-field theory 10\^4\.36",
+        r"measured: 10\^4\.\d\d",
+    ],
     "vanishing_exploding/per_layer_gradients.py": [
         r"sigmoid, sigma_w=1: first/last layer gradient = \S+e-\d\d",
         r"ReLU,    sigma_w=2: first/last layer gradient = \S+e\+0\d",
