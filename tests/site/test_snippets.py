@@ -45,6 +45,12 @@ EXPECTED_OUTPUT = {
         r"xavier_normal E\[h_30\^2\] = \S+e-\d\d",
         r"he_normal\s+E\[h_30\^2\] = [0-9.]+\n",
     ],
+    "initialization/exercises.py": [
+        r"He, n_in=512: bound 0\.108, std 0\.0625",
+        r"Xavier, 784->256: bound 0\.0760, std 0\.0439",
+        r"below 1e-6 after 20 layers",
+        r"naive 1\.5\^19 = 2\.2e\+03; theory 10\^0\.38, measured 10\^0\.39",
+    ],
     "initialization/gains.py": [r"tanh\s+1\.6667", r"relu\s+1\.4142", r"selu\s+0\.7500"],
     "initialization/torch_default.py": [r"default std / He std = 0\.408"],
     "initialization/xavier_he.py": [r"Xavier: bound 0\.1000, std 0\.0577", r"He:\s+bound 0\.1225, std 0\.0707"],
