@@ -35,6 +35,12 @@ EXPECTED_OUTPUT = {
         r"LeakyReLU dead units: \d+/128, gradient reaching them: [1-9]",
     ],
     "activations/derivatives.py": [r"max sigmoid' = 0\.25\n", r"Leaky ReLU' for z < 0 = 0\.01\n"],
+    "activations/exercises.py": [
+        r"sigmoid'\(0\) = 0\.25, sigmoid'\(5\) = 0\.0066, tanh'\(2\) = 0\.0707",
+        r"E\[leaky'\^2\] = 0\.50005, leaky gain = 1\.4141",
+        r"a\^5 = 1e-10",
+        r"bound \(1/4\)\^19 = 10\^-11\.44, theory 10\^-11\.96, measured 10\^-11\.95",
+    ],
     "batch_normalization/algorithm.py": [r"Algorithm 1 == nn\.BatchNorm1d"],
     "batch_normalization/fuse.py": [r"fused: Linear\(in_features=64, out_features=32, bias=True\)"],
     "batch_normalization/train_eval.py": [r"running mean ~", r"train mode, batch of 1: Expected more than 1 value"],
