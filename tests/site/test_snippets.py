@@ -42,6 +42,12 @@ EXPECTED_OUTPUT = {
         r"bound \(1/4\)\^19 = 10\^-11\.44, theory 10\^-11\.96, measured 10\^-11\.95",
     ],
     "batch_normalization/algorithm.py": [r"Algorithm 1 == nn\.BatchNorm1d"],
+    "batch_normalization/exercises.py": [
+        r"BN\(\[1, 2, 3, 4\]\) = \[-1\.342, -0\.447, 0\.447, 1\.342\]",
+        r"running_mean = 0\.250, running_var = 1\.0667",
+        r"weights x10: same output True, gradient ratio 0\.100",
+        r"batch of 2: \|BN\(x\)\| from 1\.0000 to 1\.0000",
+    ],
     "batch_normalization/fuse.py": [r"fused: Linear\(in_features=64, out_features=32, bias=True\)"],
     "batch_normalization/train_eval.py": [r"running mean ~", r"train mode, batch of 1: Expected more than 1 value"],
     "beyond/clipping.py": [r"returned (\S+), norm before \1, after 1\.000"],
