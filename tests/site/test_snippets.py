@@ -66,6 +66,11 @@ EXPECTED_OUTPUT = {
     "initialization/gains.py": [r"tanh\s+1\.6667", r"relu\s+1\.4142", r"selu\s+0\.7500"],
     "initialization/torch_default.py": [r"default std / He std = 0\.408"],
     "initialization/xavier_he.py": [r"Xavier: bound 0\.1000, std 0\.0577", r"He:\s+bound 0\.1225, std 0\.0707"],
+    "layer_normalization/exercises.py": [
+        r"LN\(\[2, 4, 6, 8\]\) = \[-1\.342, -0\.447, 0\.447, 1\.342\]",
+        r"LayerNorm\(512\): \(1024, 0\), BatchNorm1d\(512\): \(1024, 1025\)",
+        r"max \|sum\| = \de-1\d, max \|cos\(grad, x\)\| = 9e-06",
+    ],
     "layer_normalization/layernorm.py": [r"train == eval"],
     "layer_normalization/rnn_cell.py": [r"hidden state after 50 steps: \(4, 32\)"],
     "layer_normalization/sigmoid_offset.py": [
