@@ -19,6 +19,7 @@ import hashlib
 import importlib.metadata
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -77,6 +78,18 @@ def write_if_changed(path: Path, data: bytes | str) -> bool:
 
 # ------------------------------------------------------------------------------------------- import closure
 
+# CPython 3.11's ast.parse is not thread-safe: two threads parsing at once can fail with "SystemError: AST
+# constructor recursion depth mismatch" (python/cpython#106905, pytest-dev/pytest#10763): the notebook build computes
+# keys from two threads, and a cold CI build hit it.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse``, one thread at a time (see _PARSE_LOCK); every parse in the package goes through here."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 
 def _module_file(dotted: str) -> Path | None:
     """The source file of a ``gradnotes`` module or package, if it exists."""
@@ -94,7 +107,7 @@ def _module_file(dotted: str) -> Path | None:
 @functools.cache
 def _public_api() -> dict[str, str]:
     """``gradnotes/__init__.py``'s lazy ``_API`` table (name → module), read from its AST, not imported."""
-    tree = ast.parse((PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"))
+    tree = parse((PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -111,7 +124,7 @@ def imported_modules(code: str, helpers_dir: Path | None = None) -> set[Path]:
     """
     lines = [line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))]
     try:
-        tree = ast.parse("\n".join(lines))
+        tree = parse("\n".join(lines))
     except SyntaxError:
         return set(PACKAGE_DIR.rglob("*.py"))
     found: set[Path] = set()

@@ -95,7 +95,7 @@ def summary(figure_id: str) -> str:
     _check_ids([figure_id])
     path = source_path(figure_id)
     try:
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        doc = ast.get_docstring(keys.parse(path.read_text(encoding="utf-8")))
     except SyntaxError as exc:
         raise FigureError(f"figure {figure_id!r}: {path.name} does not parse: {exc.msg} (line {exc.lineno})") from None
     if not doc:
@@ -109,7 +109,7 @@ def summary(figure_id: str) -> str:
 def _without_labels(source: str) -> str:
     """The figure's source without its top-level ``LABELS = {...}``: label texts key the SVG, not the data."""
     try:
-        tree = ast.parse(source)
+        tree = keys.parse(source)
     except SyntaxError:
         return source
     lines = source.splitlines(keepends=True)
@@ -156,7 +156,7 @@ def data_key(figure_id: str) -> str:
 
 def figure_labels(figure_id: str) -> dict:
     """The figure's own ``LABELS`` dict, read from its source as a literal (no import)."""
-    tree = ast.parse(source_path(figure_id).read_text(encoding="utf-8"))
+    tree = keys.parse(source_path(figure_id).read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "LABELS" for t in node.targets):
             try:
@@ -265,7 +265,7 @@ def _measured(exc: AssertionError, figure_file: Path) -> str:
         return ""
     frame, lineno = frames[-1]
     try:
-        tree = ast.parse(figure_file.read_text(encoding="utf-8"))
+        tree = keys.parse(figure_file.read_text(encoding="utf-8"))
         node = next(n for n in ast.walk(tree) if isinstance(n, ast.Assert) and n.lineno <= lineno <= n.end_lineno)
     except (StopIteration, SyntaxError, OSError):
         return ""
