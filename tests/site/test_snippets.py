@@ -51,6 +51,14 @@ EXPECTED_OUTPUT = {
     "batch_normalization/fuse.py": [r"fused: Linear\(in_features=64, out_features=32, bias=True\)"],
     "batch_normalization/train_eval.py": [r"running mean ~", r"train mode, batch of 1: Expected more than 1 value"],
     "beyond/clipping.py": [r"returned (\S+), norm before \1, after 1\.000"],
+    "beyond/exercises.py": [
+        r"by norm: returned 5\.0, grad \[0\.6, 0\.8\]",
+        r"by value: grad \[1\.0, 1\.0\], 8\.1 degrees",
+        r"with an inf: returned inf, grad \[0\.0, nan\]",
+        r"dL/dx == upstream with the shortcut True, \|dL/dx\| without it = 0\.0",
+        r"residual=False: theory 10\^-11\.96, measured 10\^-11\.95",
+        r"residual=True: theory 10\^0\.48, measured 10\^0\.48",
+    ],
     "beyond/measure_gradients.py": [r"0\.weight\s+grad .*grad/data", r"first/last = \d\.\de-\d\d"],
     "beyond/residual.py": [r"plain \d\.\d\de-\d\d, residual \d\.\d\de[+-]\d\d"],
     "initialization/depth_scale.py": [
