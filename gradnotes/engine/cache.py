@@ -10,7 +10,6 @@ networks twice: the second waits, then finds them cached.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -89,14 +88,8 @@ def store(result: Result) -> Path:
 @contextlib.contextmanager
 def engine_lock() -> Iterator[None]:
     """One process at a time simulates: a second build worker waits and then finds the shared results cached."""
-    root = paths.cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "engine.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with keys.file_lock(paths.cache_dir() / "engine.lock"):
+        yield
 
 
 def cached_many(specs: Sequence[Spec]) -> list[Result]:

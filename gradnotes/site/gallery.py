@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import fcntl
 import importlib.util
 import json
 import os
@@ -360,14 +359,8 @@ def _write_manifest(out: Path, manifest: dict) -> None:
 @contextlib.contextmanager
 def build_lock() -> Iterator[None]:
     """One figure build at a time (``mkdocs serve`` and ``python figures/x.py`` may run together)."""
-    root = paths.cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "build.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with keys.file_lock(paths.cache_dir() / "build.lock"):
+        yield
 
 
 def jobs_default() -> int:
