@@ -98,3 +98,19 @@ def test_math_is_self_hosted(built_site):
     assert list((site / "assets" / "katex" / "fonts").glob("*.woff2"))
     html = (site / "initialization" / "index.html").read_text(encoding="utf-8")
     assert 'class="arithmatex"' in html
+
+
+def test_no_page_source_holds_a_control_character():
+    """A LaTeX command written through an unescaped Python string ("\\varphi" → vertical tab + "arphi") breaks the
+    maths silently: the page shows "$ arphi'(0)=1$". No source of a page, notebook or ledger may hold one."""
+    import re
+
+    control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+    sources = [*(ROOT / "docs").rglob("*.md"), *(ROOT / "claims").glob("*.toml")]
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in sources
+        for n, line in enumerate(p.open(encoding="utf-8"), 1)
+        if control.search(line)
+    ]
+    assert found == []
