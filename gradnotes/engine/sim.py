@@ -439,3 +439,112 @@ def _run_members(specs: Sequence[Spec], stacked: _Stacked) -> list[Result]:
     for layer, (weight, grad) in enumerate(zip(weights, weight_grads, strict=True)):
         recorder.weights(layer, weight.detach(), grad)
     return recorder.results(specs, per_member_loss.detach().double())
+
+
+def _depth_group_key(spec: Spec) -> tuple:
+    return tuple(
+        getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name not in ("init", "gain", "seed", "depth")
+    )
+
+
+def run_depths(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[Result]:
+    """Like ``run_many``, for specs that may also differ in depth: the same numbers with one forward pass per group.
+
+    A shallower network's draws are the first layers of a deeper one's (x, R, then W_1, W_2, ... from one generator),
+    so networks that differ only in depth share one forward pass to the largest depth, and each depth gets its own
+    backward pass from its own last layer (its loss). Every Result equals what ``run_many`` gives for the same
+    members bit for bit (tests/engine/test_depths.py). As in ``run_many``, groups with the same members (every
+    activation/norm of a grid) run one after another on one set of draws. Specs whose member set is not the same at
+    every depth of their group fall back to ``run_many``.
+    """
+    unique = list(dict.fromkeys(specs))
+    groups: dict[tuple, dict[tuple, set[int]]] = {}
+    templates: dict[tuple, Spec] = {}
+    for spec in unique:
+        key = _depth_group_key(spec)
+        templates.setdefault(key, spec)
+        groups.setdefault(key, {}).setdefault((spec.init, spec.gain, spec.seed), set()).add(spec.depth)
+    chunks = []
+    irregular: list[Spec] = []
+    for group_key, members in groups.items():
+        if len({frozenset(d) for d in members.values()}) != 1:
+            irregular.extend(s for s in unique if _depth_group_key(s) == group_key)
+            continue
+        depths = tuple(sorted(next(iter(members.values()))))
+        deepest = templates[group_key].replace(depth=depths[-1])
+        member_specs = [deepest.replace(init=i, gain=g, seed=s) for i, g, s in members]
+        for start in range(0, len(member_specs), max_members):
+            chunk = member_specs[start : start + max_members]
+            keys = tuple((s.seed, s.init, s.gain, s.depth, s.width, s.batch, s.dtype) for s in chunk)
+            chunks.append((keys, chunk, depths))
+    chunks.sort(key=lambda item: item[0])
+    for _, chunk, _ in chunks:
+        _check_memory(chunk[0], len(chunk))
+    done: dict[Spec, Result] = {}
+    current: tuple[tuple, _Stacked] | None = None
+    for keys, chunk, depths in chunks:
+        with engine_settings(threads_for(chunk[0])):
+            if current is None or current[0] != keys:
+                current = None  # free the previous draws before drawing new ones
+                current = (keys, _Stacked.draw(chunk))
+            for results in _run_members_depths(chunk, current[1], depths).values():
+                for result in results:
+                    done[result.spec] = result
+    current = None
+    for result in run_many(irregular) if irregular else []:
+        done[result.spec] = result
+    return [done[spec] for spec in specs]
+
+
+class _Current:
+    """Where the backward hooks of a shared forward pass record: the recorder of the depth being differentiated."""
+
+    recorder: _Recorder | None = None
+
+    def hook(self, metric: str, layer: int) -> Callable[[Tensor], None]:
+        def hook(grad: Tensor) -> None:
+            assert self.recorder is not None
+            self.recorder.backward_hook(metric, layer)(grad)
+
+        return hook
+
+
+def _run_members_depths(specs: Sequence[Spec], stacked: _Stacked, depths: Sequence[int]) -> dict[int, list[Result]]:
+    """One batched forward pass to the deepest layer, then one backward pass per depth from that depth's loss."""
+    spec = specs[0]
+    members = len(specs)
+    phi = activation_fn(spec.activation)
+    norm = _norm_layer(spec, members)
+    forward = _Recorder(spec, members)
+    current = _Current()
+    weights = stacked.weights
+    h = stacked.x
+    outputs: list[Tensor] = []
+    for layer, weight in enumerate(weights):
+        a = torch.bmm(h, weight.mT)  # as in _run_members, op for op
+        z = norm(a)
+        y = phi(z)
+        h = h + y if spec.residual else y
+        forward.forward(layer, a, z, h)
+        a.register_hook(current.hook("preact_grad_norm", layer))
+        h.register_hook(current.hook("act_grad_norm", layer))
+        outputs.append(h)
+    out: dict[int, list[Result]] = {}
+    for depth in depths:
+        shallow = spec.replace(depth=depth)
+        recorder = _Recorder(shallow, members)
+        for metric, values in forward.stats.items():
+            recorder.stats[metric][:depth] = values[:depth]
+        recorder.nonfinite = [flags.clone() for flags in forward.nonfinite[:depth]]
+        current.recorder = recorder
+        h_d = outputs[depth - 1]
+        if spec.loss == "random_projection":
+            per_member_loss = (stacked.readout * h_d).sum(dim=(1, 2))
+        else:
+            per_member_loss = h_d.sum(dim=(1, 2))
+        grads = torch.autograd.grad(per_member_loss.sum(), weights[:depth], retain_graph=depth != depths[-1])
+        for layer, (weight, grad) in enumerate(zip(weights[:depth], grads, strict=True)):
+            recorder.weights(layer, weight.detach(), grad)
+        del grads
+        out[depth] = recorder.results([s.replace(depth=depth) for s in specs], per_member_loss.detach().double())
+    return out
