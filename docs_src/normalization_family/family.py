@@ -24,7 +24,28 @@ assert torch.allclose(layer(3 * tokens + 2), layer(tokens), atol=1e-4)
 assert torch.allclose(rms(3 * tokens), rms(tokens), atol=1e-5)
 shift = float((rms(tokens + 2) - rms(tokens)).abs().max())
 print(f"RMSNorm(x + 2) differs from RMSNorm(x) by up to {shift:.2f}")
-assert shift > 0.1
+assert abs(shift - 2.13) < 0.005
+
+# The learned scale and shift: per channel for BN and GN, per element of normalized_shape for LN, only a scale for
+# RMSNorm, none for InstanceNorm2d by default (affine=False).
+shapes = {
+    name: {p: tuple(t.shape) for p, t in module.named_parameters()}
+    for name, module in {
+        "BatchNorm2d(6)": nn.BatchNorm2d(6),
+        "GroupNorm(3, 6)": nn.GroupNorm(3, 6),
+        "InstanceNorm2d(6)": nn.InstanceNorm2d(6),
+        "LayerNorm([6, 4, 4])": nn.LayerNorm([6, 4, 4]),
+        "RMSNorm(6)": nn.RMSNorm(6),
+    }.items()
+}
+print(shapes)
+assert shapes == {
+    "BatchNorm2d(6)": {"weight": (6,), "bias": (6,)},
+    "GroupNorm(3, 6)": {"weight": (6,), "bias": (6,)},
+    "InstanceNorm2d(6)": {},
+    "LayerNorm([6, 4, 4])": {"weight": (6, 4, 4), "bias": (6, 4, 4)},
+    "RMSNorm(6)": {"weight": (6,)},
+}
 
 # Running statistics: new = (1 - momentum) * old + momentum * batch, momentum = 0.1; running_var is unbiased.
 bn = nn.BatchNorm2d(6)
