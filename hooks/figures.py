@@ -13,17 +13,54 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 KATEX = ROOT / "node_modules" / "katex" / "dist"
 KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
+# The lightbox (mkdocs-glightbox, manual mode): the images inside a <figure> get its opt-in class.
+FIGURE = re.compile(r"<figure\b[^>]*>.*?</figure>", re.DOTALL)
+IMG = re.compile(r"<img\b[^>]*>")
+LIGHTBOX_CLASS = "on-glb"
+# The plugin's own <link>/<script> in <head> for GLightbox's files, which mkdocs.yml already loads site-wide
+# (extra_css, extra_javascript): dropped so that each file is named once per page (and the script does not block
+# rendering).
+LIGHTBOX_HEAD_TAGS = re.compile(
+    r'<link href="[^"]*assets/stylesheets/glightbox\.min\.css" rel="stylesheet">'
+    r'|<script src="[^"]*assets/javascripts/glightbox\.min\.js"></script>'
+)
+# GLightbox's dialog has no accessible name (axe: aria-dialog-name, serious) and English button labels, and it drops
+# the focus on close: named in the page's language, modal, and the focus back on the figure that opened it.
+LIGHTBOX_LABELS = {
+    "ko": {"dialog": "확대한 그림", "gclose": "닫기", "gprev": "이전 그림", "gnext": "다음 그림"},
+    "en": {"dialog": "Enlarged figure", "gclose": "Close", "gprev": "Previous figure", "gnext": "Next figure"},
+}
+LIGHTBOX_A11Y = (
+    '<script id="glightbox-a11y">(() => {\n'
+    f"  const all = {json.dumps(LIGHTBOX_LABELS, ensure_ascii=False)};\n"
+    "  const labels = all[document.documentElement.lang] || all.en;\n"
+    "  let opener = null;\n"
+    '  document.addEventListener("click", (e) => { opener = e.target.closest("a.glightbox") || opener; }, true);\n'
+    '  lightbox.on("open", () => {\n'
+    '    const box = document.getElementById("glightbox-body");\n'
+    '    box.setAttribute("aria-label", labels.dialog);\n'
+    '    box.setAttribute("aria-modal", "true");\n'
+    '    for (const name of ["gclose", "gprev", "gnext"]) {\n'
+    '      box.querySelector("." + name)?.setAttribute("aria-label", labels[name]);\n'
+    "    }\n"
+    "  });\n"
+    '  lightbox.on("close", () => { opener?.focus(); opener = null; });\n'
+    "})();</script>"
+)
 # Kernels started by mkdocs-jupyter inherit this: no __pycache__ appears in watched folders.
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
@@ -111,3 +148,32 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for font in sorted((KATEX / "fonts").glob("*.woff2")):
         files.append(File.generated(config, f"assets/katex/fonts/{font.name}", abs_src_path=str(font)))
     return files
+
+
+def _mark(img: re.Match) -> str:
+    tag = img.group(0)
+    classes = re.search(r'\bclass="([^"]*)"', tag)
+    if classes is None:
+        return tag[:4] + f' class="{LIGHTBOX_CLASS}"' + tag[4:]
+    if LIGHTBOX_CLASS in classes.group(1).split():
+        return tag
+    return tag[: classes.end(1)] + f" {LIGHTBOX_CLASS}" + tag[classes.end(1) :]
+
+
+@event_priority(10)  # before mkdocs-glightbox's on_page_content (priority 0), which wraps the marked images
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Every figure's image opens enlarged on a tap; nothing else does (notebook outputs, icons). The src is already
+    the page language's variant here (figures/x.en.svg on English pages), so the enlarged image is too. A page
+    without a figure is left to itself: glightbox: false spares it the plugin's re-serialisation of the page."""
+    if not any(IMG.search(figure.group(0)) for figure in FIGURE.finditer(html)):
+        page.meta["glightbox"] = False
+        return html
+    return FIGURE.sub(lambda figure: IMG.sub(_mark, figure.group(0)), html)
+
+
+@event_priority(-50)  # after mkdocs-glightbox's on_post_page (priority 0), which appends its tags to <head>
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    head, end, body = output.partition("</head>")
+    if 'id="init-glightbox"' in body:
+        body = body.replace("</body>", LIGHTBOX_A11Y + "</body>", 1)
+    return LIGHTBOX_HEAD_TAGS.sub("", head) + end + body
