@@ -12,7 +12,7 @@ LABELS = {
     "functions": {"ko": "활성화 함수", "en": "activation functions"},
     "derivatives": {"ko": "도함수", "en": "derivatives"},
     "saturation_region": {"ko": "포화 구간", "en": "saturation region"},
-    "sigmoid_max_slope": {"ko": "시그모이드 최대 기울기 ¼", "en": "sigmoid's maximum slope ¼"},
+    "sigmoid_max_slope": {"ko": "시그모이드 최대 경사 ¼", "en": "sigmoid's maximum slope ¼"},
 }
 t = translator(LABELS)
 

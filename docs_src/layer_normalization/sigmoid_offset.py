@@ -16,7 +16,7 @@ assert torch.allclose(a.mean(dim=0), offset, atol=0.05)
 
 bn = nn.BatchNorm1d(width, dtype=torch.float64)(a)  # per unit, over the batch (training mode)
 ln = nn.LayerNorm(width, dtype=torch.float64)(a)  # per sample, over the units
-# BN centres every unit and scales what varies from sample to sample to std 1.
+# BN centers every unit and scales what varies from sample to sample to std 1.
 assert bn.mean(dim=0).abs().max() < 1e-9
 assert torch.allclose(bn.std(dim=0, unbiased=False), torch.ones(width, dtype=torch.float64), atol=1e-3)
 # LN's σ is mostly the spread of the offsets between units: each unit keeps a fixed offset of about 1 σ,
