@@ -26,7 +26,8 @@ LABELS = {
     "what_chi_fixes": {"ko": "χ = 1이 맞추는 것: 평균", "en": "what χ = 1 fixes: the mean"},
     "what_isometry_adds": {"ko": "등거리성이 더하는 것: 퍼짐", "en": "what isometry adds: the spread"},
     "tanh_critical": {"ko": "tanh (임계점)", "en": "tanh (critical)"},
-    "relu_he": {"ko": "ReLU (σ_w² = 2)", "en": "ReLU (σ_w² = 2)"},
+    # σ_w² = 2, He's scale; mathtext cannot follow (its fonts have no Hangul) where the label joins a Korean word
+    "relu_he": {"ko": "ReLU (He의 크기)", "en": "ReLU (He scale)"},
     "gaussian_weights": {"ko": "가우스", "en": "Gaussian"},
     "isometry_line": {"ko": "s = 1 (등거리)", "en": "s = 1 (isometry)"},
 }
@@ -125,8 +126,10 @@ INIT_LABELS = {"lecun_normal": "gaussian_weights", "orthogonal": "orthogonal"}
 
 
 def draw(data: dict, lang: str):
-    fig = style.figure(style.PAGE_WIDTH, 3.6)
-    ax_spec, ax_mean, ax_var = fig.subplots(1, 3)
+    # Two by two at the body width, the legend in the fourth cell: legible at the page's width.
+    fig = style.figure(style.BODY_WIDTH, 6.2)
+    axes = fig.subplot_mosaic([["spectrum", "mean"], ["legend", "spread"]])
+    ax_spec, ax_mean, ax_var, ax_legend = (axes[k] for k in ("spectrum", "mean", "spread", "legend"))
     deepest = str(max(data["depths"]))
     depths = data["depths"]
     for activation in ACTIVATIONS:
@@ -155,16 +158,18 @@ def draw(data: dict, lang: str):
         ax.set_xticks(depths, [str(d) for d in depths])
         ax.minorticks_off()
     ax_spec.fill_between([], [], [], color=style.PALETTE["grey"], alpha=0.3, lw=0, label=t("seed_range", lang))
-    fig.legend(*ax_spec.get_legend_handles_labels(), loc="outside lower center", ncol=3)
+    ax_legend.axis("off")
+    ax_legend.legend(*ax_spec.get_legend_handles_labels(), loc="center", frameon=False)
     return fig
 
 
 def check(data: dict) -> None:
+    """The numbers the caption and the alt text state, as they round them."""
     depths, deepest = data["depths"], str(max(data["depths"]))
     for key, runs in data["runs"].items():
         worst = max(run["chain_rule_error"] for run in runs)
         assert worst < 1e-9, f"{key}: the product of the block Jacobians equals jacrev of the stack (error {worst:.1e})"
-    # What χ = 1 fixes: the mean squared singular value stays O(1) at every depth, for all four networks.
+    # What χ = 1 fixes: the mean squared singular value within a factor 2 of 1 at every depth, for all four networks.
     for activation in ACTIVATIONS:
         for init in INITS:
             for depth, row in zip(depths, moments(data, activation, init, "mean"), strict=True):
@@ -172,17 +177,37 @@ def check(data: dict) -> None:
                 assert 0.5 < middle < 2, (
                     f"{activation}/{init}, L = {depth}: E[s²] within a factor 2 of 1 ({middle:.2f})"
                 )
-    # What isometry adds: only orthogonal tanh keeps the spread small; Gaussian tanh and ReLU (either init) do not.
+    # What isometry adds: only orthogonal tanh keeps the spread small, 0.002 at L = 1 to 0.06 at L = 32 (geometric
+    # means) and below 0.1 for every seed; Gaussian tanh and ReLU (either init) exceed L/2 at every depth and seed.
     isometric = moments(data, "tanh", "orthogonal", "spread")
     for depth, row in zip(depths, isometric, strict=True):
         assert max(row) < 0.1, f"orthogonal tanh, L = {depth}: spread Var[s²]/E[s²]² < 0.1 (is {max(row):.3f})"
+    ends = [statistics.geometric_mean(isometric[k]) for k in (0, -1)]
+    assert [round(ends[0], 3), round(ends[1], 2)] == [0.002, 0.06], f"orthogonal tanh: spread {ends} at L = 1, 32"
+    deepest_spreads = []
     for activation, init in (("tanh", "lecun_normal"), ("relu", "lecun_normal"), ("relu", "orthogonal")):
-        for depth, row, calm in zip(depths, moments(data, activation, init, "spread"), isometric, strict=True):
+        rows = moments(data, activation, init, "spread")
+        for depth, row, calm in zip(depths, rows, isometric, strict=True):
             assert min(row) > depth / 2, f"{activation}/{init}, L = {depth}: spread > L/2 (is {min(row):.2f})"
             ratio = min(row) / max(calm)
             assert ratio > 10, f"{activation}/{init}, L = {depth}: spread > 10× orthogonal tanh's (is {ratio:.0f}×)"
-    largest = max(max(run["singular_values"][deepest]) for run in data["runs"]["tanh/orthogonal"])
-    assert largest < 2, f"orthogonal tanh at L = {deepest}: every singular value below 2 (largest {largest:.2f})"
+        assert 1 <= statistics.geometric_mean(rows[0]) < 2.5, f"{activation}/{init}: spread 1–2 at L = 1"
+        deepest_spreads.append(statistics.geometric_mean(rows[-1]))
+    assert 25 <= min(deepest_spreads) and max(deepest_spreads) < 45, f"spreads at L = {deepest}: {deepest_spreads}"
+    # The exercise: Gaussian tanh's spread at 16 layers is about 16.
+    at16 = statistics.geometric_mean(moments(data, "tanh", "lecun_normal", "spread")[depths.index(16)])
+    assert round(at16) == 16, f"Gaussian tanh: spread ≈ 16 at L = 16 (is {at16:.1f})"
+    # The left panel at L = 32: orthogonal tanh's singular values all between 0.25 and 1.25; the other three reach
+    # 6–11 at the top, and half to three quarters of their singular values are below 10⁻⁵.
+    calm_values = [v for run in data["runs"]["tanh/orthogonal"] for v in run["singular_values"][deepest]]
+    assert 0.25 < min(calm_values) and max(calm_values) < 1.25, (
+        f"orthogonal tanh: {min(calm_values):.2f}…{max(calm_values):.2f}"
+    )
+    for key in ("tanh/lecun_normal", "relu/lecun_normal", "relu/orthogonal"):
+        values = np.array([run["singular_values"][deepest] for run in data["runs"][key]])
+        assert 6 < values.max() < 11, f"{key}: the largest singular value at L = {deepest} is 6–11 ({values.max():.1f})"
+        tiny = float((values < 1e-5).mean())
+        assert 0.45 < tiny < 0.75, f"{key}: half to three quarters of the singular values below 1e-5 ({tiny:.2f})"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Constant init never breaks the symmetry: after a real SGD step every hidden unit is still the same unit."""
+"""Constant init never breaks the symmetry: after real SGD steps every hidden unit is still the same unit."""
 
 import torch
 from torch import nn
@@ -10,12 +10,13 @@ def distinct_hidden_units(init) -> int:
     for layer in (model[0], model[2]):
         init(layer.weight)
         nn.init.zeros_(layer.bias)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
-    for _ in range(5):
-        optimizer.zero_grad()
+    for _ in range(5):  # plain SGD, written out (torch.optim.SGD(lr=0.5) does the same): p <- p - lr * grad
+        model.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.5 * p.grad
     rows = model[0].weight.detach()  # one row per hidden unit: its incoming weights
     return len({tuple(round(v, 6) for v in row.tolist()) for row in rows})
 
