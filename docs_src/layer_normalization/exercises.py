@@ -12,13 +12,18 @@ print("LN([2, 4, 6, 8]) =", [round(v, 3) for v in y[0].tolist()])
 assert torch.allclose(y[0], y[1], atol=1e-5) and abs(float(y[0, 3]) - 3 / 5**0.5) < 1e-5
 
 
-# 2. Learnable parameters and stored statistics of a 512-unit LayerNorm and BatchNorm1d.
+# 2. Learnable parameters and stored, non-learned values (the values held in the buffers) of a 512-unit LayerNorm
+#    and BatchNorm1d. BatchNorm1d has three buffers: running_mean and running_var (512 values each) and
+#    num_batches_tracked (one value).
 def count(module: nn.Module) -> tuple[int, int]:
     return sum(p.numel() for p in module.parameters()), sum(b.numel() for b in module.buffers())
 
 
-print(f"LayerNorm(512): {count(nn.LayerNorm(512))}, BatchNorm1d(512): {count(nn.BatchNorm1d(512))} (params, buffers)")
-assert count(nn.LayerNorm(512)) == (1024, 0) and count(nn.BatchNorm1d(512)) == (1024, 1025)
+ln512, bn512 = nn.LayerNorm(512), nn.BatchNorm1d(512)
+print(f"LayerNorm(512): {count(ln512)}, BatchNorm1d(512): {count(bn512)} (parameters, buffer values)")
+print(f"buffers: LayerNorm {[n for n, _ in ln512.named_buffers()]}, BatchNorm1d {[n for n, _ in bn512.named_buffers()]}")
+assert count(ln512) == (1024, 0) and count(bn512) == (1024, 1025)
+assert [n for n, _ in bn512.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
 
 # 3. LN(x + c) = LN(x) and LN(c x) = LN(x) per sample: the input gradient is orthogonal to 1 and to x.
 x = torch.randn(8, 64, dtype=torch.float64, requires_grad=True)
