@@ -113,8 +113,9 @@ def _across_seeds(data: dict, radius: float, key: str) -> tuple[list[float], lis
 
 
 def draw(data: dict, lang: str):
-    fig = style.figure(style.PAGE_WIDTH, 3.6)
-    ax_grow, ax_clip = fig.subplots(1, 2)
+    # Two panels at the body width, one legend below them: legible at the page's width.
+    fig = style.figure(style.BODY_WIDTH, 4.4)
+    ax_grow, ax_clip = fig.subplots(1, 2, sharey=True)
     lengths = data["lengths"]
     for radius in data["radii"]:
         mid, low, high = _across_seeds(data, radius, "returned_norm")
@@ -134,14 +135,14 @@ def draw(data: dict, lang: str):
         data["threshold"], color=style.PALETTE["black"], linestyle=":", lw=1.2, label=t("clip_threshold", lang)
     )
     ax_grow.set(yscale="log", xlabel=t("sequence_length", lang), ylabel=t("grad_norm_total", lang))
+    ax_clip.set(yscale="log", xlabel=t("sequence_length", lang))
+    ax_clip.set_title(f"{t('clipping_title', lang)}, ρ = {radius:g}")
     ax_grow.set_title(t("exploding_title", lang))
-    ax_clip.set(yscale="log", xlabel=t("sequence_length", lang), ylabel=t("grad_norm_total", lang))
-    ax_clip.set_title(f"{t('clipping_title', lang)}, {t('spectral_radius_n', lang).format(f'{radius:g}')}")
-    ax_clip.set_ylim(ax_grow.get_ylim())
     for ax in (ax_grow, ax_clip):
         ax.minorticks_off()
-    ax_grow.legend(loc="upper left")
-    ax_clip.legend(loc="upper left")
+    handles, labels = ax_grow.get_legend_handles_labels()
+    more, more_labels = ax_clip.get_legend_handles_labels()
+    fig.legend(handles + more, labels + more_labels, loc="outside lower center", ncols=2)
     return fig
 
 
@@ -150,14 +151,19 @@ def check(data: dict) -> None:
     big, small = max(data["radii"]), min(data["radii"])
     assert small < 1 < big, "one recurrent matrix with spectral radius below 1 and one above"
     mid, _, _ = _across_seeds(data, big, "returned_norm")
-    assert mid[-1] > 1e3 * mid[0], f"with ρ = {big:g} the gradient norm grows over 1000× from length 5 to 100"
+    growth = mid[-1] / mid[0]
+    assert 3.5e3 <= growth < 4.5e3, (
+        f"with ρ = {big:g} the median norm grows ≈ 4000× from length 5 to 100 ({growth:.0f}×)"
+    )
     # Exponential: log‖g‖ rises linearly in the length (least-squares slope and fit quality on the median).
     logs = [math.log10(v) for v in mid]
     slope = statistics.linear_regression(lengths, logs).slope
     assert slope > 0.02, f"with ρ = {big:g} log₁₀‖g‖ rises by > 0.02 per time step (is {slope:.3f})"
     assert statistics.correlation(lengths, logs) > 0.95, "the growth is exponential: log‖g‖ is close to linear in T"
     calm, _, _ = _across_seeds(data, small, "returned_norm")
-    assert max(calm) < 10 * min(calm), f"with ρ = {small:g} the gradient norm stays within a factor 10"
+    assert max(calm) < 1.3 * min(calm), (
+        f"with ρ = {small:g} the median norm stays within 1.3× ({max(calm) / min(calm):.2f})"
+    )
     for radius in data["radii"]:
         for run in data["runs"][str(radius)]:
             for ret, before, after, cos in zip(

@@ -64,3 +64,8 @@ for residual in (False, True):
     theory = predict(spec).log10_ratio_preact_grad
     print(f"sigmoid, 20 layers, residual={residual}: theory 10^{theory:.2f}, measured 10^{measured:.2f}")
     assert abs(measured - theory) < 0.1
+    if residual:  # about 3: the gradient grows toward the input instead of vanishing
+        print(f"with residual connections the ratio is {10**measured:.1f}")
+        assert round(measured, 2) == 0.48 and round(10**measured) == 3
+    else:  # about 10^-12 without them
+        assert round(measured) == -12
