@@ -124,7 +124,9 @@ def _band(ax, steps: list[int], rows: list[list[float]], color: str, label: str)
 
 
 def draw(data: dict, lang: str):
-    fig = style.figure(style.PAGE_WIDTH, 3.9)
+    # Three panels in a row at the body width (the page describes them left to right), the legend below them:
+    # drawn at the width it is shown at, every label stays legible.
+    fig = style.figure(style.BODY_WIDTH, 4.0)
     ax_mean, ax_std, ax_ln = fig.subplots(1, 3)
     steps = data["time_steps"]
     one_set = {"color": style.PALETTE["black"], "linestyle": ":", "linewidth": 1.2}
@@ -142,9 +144,11 @@ def draw(data: dict, lang: str):
     for ax in (ax_mean, ax_std, ax_ln):
         ax.set(xlabel=t("time_step", lang), xticks=steps)
     ax_mean.fill_between([], [], [], color=style.PALETTE["grey"], alpha=0.3, lw=0, label=t("band_10_90", lang))
+    for ax in (ax_mean, ax_std, ax_ln):  # the titles are long for a third of the body width: one line per part
+        ax.set_title(ax.get_title().replace(" (", "\n("), fontsize=10)
     # One legend for the three panels, below them: the bands fill the panels.
     handles = ax_mean.get_legend_handles_labels()[0] + ax_ln.get_legend_handles_labels()[0]
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8.5)
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
     return fig
 
 
