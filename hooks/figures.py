@@ -38,6 +38,8 @@ LIGHTBOX_HEAD_TAGS = re.compile(
     r'<link href="[^"]*assets/stylesheets/glightbox\.min\.css" rel="stylesheet">'
     r'|<script src="[^"]*assets/javascripts/glightbox\.min\.js"></script>'
 )
+# What mkdocs-glightbox's HTML parser wraps around the page content it rewrites.
+LIGHTBOX_DOCUMENT = ("<html><head></head><body>", "</body></html>")
 # GLightbox's dialog has no accessible name (axe: aria-dialog-name, serious) and English button labels, and it drops
 # the focus on close: named in the page's language, modal, and the focus back on the figure that opened it.
 LIGHTBOX_LABELS = {
@@ -169,6 +171,16 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
         page.meta["glightbox"] = False
         return html
     return FIGURE.sub(lambda figure: IMG.sub(_mark, figure.group(0)), html)
+
+
+@event_priority(100)  # before the search plugin indexes page.content (its on_page_context, priority 0)
+def on_page_context(context: dict, page: Page, config: MkDocsConfig, nav) -> dict:
+    """mkdocs-glightbox returns the content it rewrote as a whole document: back to the fragment it was, or the search
+    index loses the page's own entry (its first section became a separate one, anchored at the title)."""
+    content = page.content or ""
+    if content.startswith(LIGHTBOX_DOCUMENT[0]) and content.endswith(LIGHTBOX_DOCUMENT[1]):
+        page.content = content[len(LIGHTBOX_DOCUMENT[0]) : -len(LIGHTBOX_DOCUMENT[1])]
+    return context
 
 
 @event_priority(-50)  # after mkdocs-glightbox's on_post_page (priority 0), which appends its tags to <head>

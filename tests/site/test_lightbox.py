@@ -8,6 +8,7 @@ languages and both palettes, with no console error and no request off the local 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -145,6 +146,23 @@ def test_glightbox_is_self_hosted_and_named_once_per_page(parsed_pages, built_si
         foreign = [r for r in parsed.asset_refs if urlsplit(r).netloc]
         if foreign:
             problems.append(f"{page.label}: GLightbox from another origin: {foreign}")
+    assert not problems, "\n".join(problems)
+
+
+def test_search_index_keeps_the_pages_with_figures_whole(built_site, parsed_pages):
+    """The plugin rewrites a figure page's content as a whole document; unwrapped again (hooks/figures.py), every
+    page keeps its own search entry with the text before its first section (it had become a section of its own)."""
+    site, _ = built_site
+    docs = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    pages = {d["location"]: d for d in docs if "#" not in d["location"]}
+    with_figures = [p.path for p, parsed in parsed_pages.values() if any(i.in_figure for i in parsed.images)]
+    assert with_figures
+    problems = [
+        f"/{path}: {'no entry' if path not in pages else 'empty text'}"
+        for path in with_figures
+        if not pages.get(path, {}).get("text", "").strip()
+    ]
+    problems += [f"{d['location']}: {d['text'][:60]!r}" for d in docs if re.search(r"<(html|head|body)\b", d["text"])]
     assert not problems, "\n".join(problems)
 
 
