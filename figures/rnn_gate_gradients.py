@@ -27,7 +27,7 @@ LABELS = {
     "lstm_bias_0": {"ko": "LSTM, 망각 게이트 편향 0", "en": "LSTM, forget-gate bias 0"},
     "lstm_bias_1": {"ko": "LSTM, 망각 게이트 편향 1", "en": "LSTM, forget-gate bias 1"},
     "gru": {"ko": "GRU (기본값)", "en": "GRU (default)"},
-    "irnn": {"ko": r"ReLU RNN, $W_{hh} = I$ (IRNN)", "en": r"ReLU RNN, $W_{hh} = I$ (IRNN)"},
+    "irnn": {"ko": "ReLU RNN, Wₕₕ = I (IRNN)", "en": "ReLU RNN, Wₕₕ = I (IRNN)"},
     "singular_value_n": {"ko": "s = {}", "en": "s = {}"},
     "bound_sk": {"ko": "상한 sᵏ (Pascanu 등)", "en": "bound sᵏ (Pascanu et al.)"},
 }
