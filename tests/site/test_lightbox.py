@@ -305,9 +305,9 @@ def test_phone_tap_enlarges_a_two_panel_figure_and_escape_closes_it(open_tab, si
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.parametrize("lang", ["ko", "en"])
-def test_desktop_click_opens_the_figure_and_keyboard_works(open_tab, site_base, lang):
-    tab = open_tab(DESKTOP)
+@pytest.mark.parametrize(("lang", "scheme"), [("ko", "light"), ("en", "dark")])
+def test_desktop_click_opens_the_figure_and_keyboard_works(open_tab, site_base, lang, scheme):
+    tab = open_tab(DESKTOP, scheme=scheme)
     page = tab.page
     page.goto(site_base + ("en/" if lang == "en" else "") + PAGE, wait_until="load")
     link = _figure_link(page, lang)
@@ -316,8 +316,8 @@ def test_desktop_click_opens_the_figure_and_keyboard_works(open_tab, site_base, 
     link.click()
     page.wait_for_function(OPEN)
     shown = page.evaluate(ENLARGED)
-    if lang == "ko":
-        page.screenshot(path=str(SCREENSHOTS / "lightbox.ko.light.desktop.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"lightbox.{lang}.{scheme}.desktop.png"))
     assert shown["visible"] and shown["src"].endswith("/" + link.get_attribute("href").rsplit("/", 1)[-1]), shown
     assert shown["width"] > inline["width"], f"enlarged {shown['width']:.0f} px is not wider than inline {inline}"
     assert shown["height"] <= DESKTOP["height"], "the enlarged figure does not fit the window"
