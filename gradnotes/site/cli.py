@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -37,15 +38,30 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     ids = _figure_ids(args)
     start = time.perf_counter()
-    report = gallery.build(
-        ids, langs=[args.lang] if args.lang else LANGS, force=args.force, progress=False if args.quiet else None
-    )
+    progress = False if args.quiet else None
+    report = gallery.build(ids, langs=[args.lang] if args.lang else LANGS, force=args.force, progress=progress)
     if not args.quiet:
         elapsed = time.perf_counter() - start
         print(
             f"gradnotes: {len(report.changed)} file(s) written, {report.computed} figure(s) computed, "
             f"{report.rendered} rendering(s) in {elapsed:.1f} s → {paths.published_figures_dir()}"
         )
+    # The explorer's grid, after the figures: its protocol-size networks are then the figures' cache entries.
+    if ids is None and not args.no_explorer and os.environ.get("GRADNOTES_EXPLORER", "1") != "0":
+        from gradnotes.errors import FigureError
+        from gradnotes.site import explorer, explorer_links
+
+        done = explorer.build(force=args.force, progress=progress)
+        explorer_links.write()
+        try:
+            explorer.check()
+        except AssertionError as exc:
+            raise FigureError(f"explorer: a statement of the explorer page fails on its data ({exc})") from None
+        if not args.quiet:
+            print(
+                f"gradnotes: explorer: {done['computed']} shard(s) computed in {done['seconds']:.1f} s → "
+                f"{explorer.out_dir()}"
+            )
     return 0
 
 
@@ -72,7 +88,8 @@ def register_cli(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "build",
         help="render figures (both languages) into the cache the site publishes",
-        description="Compute, check and render figures into <cache>/figures/<id>.<lang>.svg. Only what changed is "
+        description="Compute, check and render figures into <cache>/figures/<id>.<lang>.svg, then (without ids) the "
+        "explorer's data grid into <cache>/explorer/. Only what changed is "
         "redone: a figure's data is recomputed when its source or what it imports changes, its SVG re-rendered when "
         "the style or its labels change. A figure whose claim fails its check fails the build (exit 1).",
         epilog="examples:\n  gradnotes build\n  gradnotes build --only init_grid,dead_relu\n"
@@ -84,6 +101,11 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--lang", choices=LANGS, help="one language only (default: all)")
     p.add_argument("--force", action="store_true", help="recompute and re-render even if the cache is current")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    p.add_argument(
+        "--no-explorer",
+        action="store_true",
+        help="skip the explorer's data grid (also GRADNOTES_EXPLORER=0); it is built only when no ids are given",
+    )
     p.set_defaults(func=_cmd_build)
 
     p = subparsers.add_parser(
