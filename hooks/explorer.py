@@ -105,8 +105,10 @@ def on_page_content(html: str, page, config: MkDocsConfig, files: Files) -> str:
         image = _IMAGE.search(figure)
         if image is None or image.group(1) not in links or "gx-explore" in figure:
             return figure
-        link = f' <a class="gx-explore" href="{root}explorer/{links[image.group(1)].replace("&", "&amp;")}">' \
+        link = (
+            f' <a class="gx-explore" href="{root}explorer/{links[image.group(1)].replace("&", "&amp;")}">'
             f"{LINK_TEXT[lang]}</a>"
+        )
         if "</figcaption>" in figure:
             return figure.replace("</figcaption>", link + "</figcaption>", 1)
         return figure.replace("</figure>", f"<figcaption>{link}</figcaption></figure>", 1)

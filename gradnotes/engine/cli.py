@@ -315,11 +315,15 @@ def bench_command(args: argparse.Namespace) -> int:
     shape = report["shape"]
     print(
         f"grid: {report['runs']} networks (depth {shape['depth']}, width {shape['width']}, batch {shape['batch']}) "
-        f"in {report['wall_seconds']:.2f} s cold ({report['cpu_seconds']:.1f} CPU s)"
+        f"in {report['wall_seconds']:.2f} s cold, {report['workers']} single-threaded process(es)"
     )
     print(f"engine: {report['engine_gflops']:.1f} GFLOP/s over {report['matmul_gflop']:.0f} GFLOP of matmuls")
+    ways = report["reference"]
     print(
-        f"plain torch.bmm ({shape['members']} x {shape['batch']} x {shape['width']} @ {shape['width']}): "
-        f"{report['reference_bmm_gflops']:.1f} GFLOP/s; ratio engine / bmm = {report['ratio']:.2f}"
+        f"plain torch.bmm ({shape['members']} x {shape['batch']} x {shape['width']} @ {shape['width']}), best with "
+        f"all cores: {report['reference_bmm_gflops']:.1f} GFLOP/s (1 thread {ways['one_thread']:.1f}, threads "
+        f"{ways['threads']:.1f}"
+        + (f", a process per core {ways['processes']:.1f}" if "processes" in ways else "")
+        + f"); ratio engine / best = {report['ratio']:.2f}"
     )
     return 0

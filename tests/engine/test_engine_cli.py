@@ -99,10 +99,15 @@ def test_bench_quick_reports_rates(capsys: pytest.CaptureFixture[str], monkeypat
 
     real = bench.reference_rate
     monkeypatch.setattr(bench, "reference_rate", lambda *a, **k: real(*a, **{**k, "seconds": 0.05}))
+    monkeypatch.setattr(bench, "cores", lambda: 1)  # no worker processes to spawn in a structure test
     status, out = harness(["bench", "--quick", "--json"], capsys)
     report = json.loads(out)
     assert status == 0 and report["runs"] == 4 * 6 * 3 * 2
     assert report["wall_seconds"] > 0 and report["ratio"] > 0
+    # the reference is the best of the ways the machine can run bmm with all its cores, not one thread's rate
+    ways = report["reference"]
+    assert report["reference_bmm_gflops"] == max(ways.values()) == ways["best"]
+    assert {"one_thread", "threads"} <= set(ways) and report["workers"] >= 1
 
 
 def _gradnotes(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -30,7 +30,8 @@ DRAWN = """() => {
     theory: codes('svg[data-gx-plot=grad] .gx-theory'), frac: codes('svg[data-gx-plot=frac] .gx-frac'),
     decades: root.querySelector('.gx-summary').dataset.decades,
     summary: root.querySelector('.gx-summary').textContent,
-    table: [...root.querySelectorAll('.gx-table tbody tr')].map(tr => [...tr.querySelectorAll('td')].map(td => td.dataset.code)),
+    table: [...root.querySelectorAll('.gx-table tbody tr')]
+      .map(tr => [...tr.querySelectorAll('td')].map(td => td.dataset.code)),
     command: root.querySelector('.gx-command').textContent,
     notice: root.querySelector('.gx-notice').hidden ? null : root.querySelector('.gx-notice').textContent,
     error: root.querySelector('.gx-error').hidden ? null : root.querySelector('.gx-error').textContent,
@@ -57,8 +58,12 @@ def expected(state: dict) -> dict:
             out.append(sum(values) / len(values) if all(isinstance(v, int) for v in values) else None)
         return out
 
-    return {**view, "grad_mean": mean(view["grad"]), "act_mean": mean(view["act"]),
-            "decades": explorer.mean_decades(view["grad"])}
+    return {
+        **view,
+        "grad_mean": mean(view["grad"]),
+        "act_mean": mean(view["act"]),
+        "decades": explorer.mean_decades(view["grad"]),
+    }
 
 
 def query(state: dict) -> str:
@@ -66,8 +71,12 @@ def query(state: dict) -> str:
 
 
 DEFAULT = {
-    "a": explorer.DEFAULT["activation"], "i": explorer.DEFAULT["init"], "n": explorer.DEFAULT["norm"],
-    "r": int(explorer.DEFAULT["residual"]), "d": explorer.DEFAULT["depth"], "w": explorer.DEFAULT["width"],
+    "a": explorer.DEFAULT["activation"],
+    "i": explorer.DEFAULT["init"],
+    "n": explorer.DEFAULT["norm"],
+    "r": int(explorer.DEFAULT["residual"]),
+    "d": explorer.DEFAULT["depth"],
+    "w": explorer.DEFAULT["width"],
     "b": explorer.DEFAULT["batch"],
 }
 
@@ -146,7 +155,9 @@ def test_the_default_view_draws_the_engine_numbers_and_fetches_one_shard(tab):
     assert_draws(drawn, DEFAULT)
     assert not drawn["staticShown"]
     assert tab.shard_requests() == ["index.json", "sigmoid-none-0-w256.json"]
-    assert all(u.startswith("http://127.0.0.1:") for u in tab.requests), [u for u in tab.requests if "127.0.0.1" not in u]
+    assert all(u.startswith("http://127.0.0.1:") for u in tab.requests), [
+        u for u in tab.requests if "127.0.0.1" not in u
+    ]
     assert not tab.errors, tab.errors
     # the summary says it in words, with the number of decades
     assert "10^" in drawn["summary"]
@@ -203,11 +214,17 @@ def _sample_states(count: int, seed: int) -> list[dict]:
     states = []
     for _ in range(count):
         norm = rng.choice(explorer.NORMS)
-        states.append({
-            "a": rng.choice(explorer.ACTIVATIONS), "i": rng.choice(explorer.INITS), "n": norm,
-            "r": rng.choice((0, 1)), "d": rng.choice(explorer.DEPTHS), "w": rng.choice(explorer.WIDTHS),
-            "b": rng.choice(explorer.BATCHES[norm]),
-        })
+        states.append(
+            {
+                "a": rng.choice(explorer.ACTIVATIONS),
+                "i": rng.choice(explorer.INITS),
+                "n": norm,
+                "r": rng.choice((0, 1)),
+                "d": rng.choice(explorer.DEPTHS),
+                "w": rng.choice(explorer.WIDTHS),
+                "b": rng.choice(explorer.BATCHES[norm]),
+            }
+        )
     return states
 
 
@@ -247,9 +264,10 @@ def test_a_missing_data_file_shows_a_message_and_the_static_figure(tab):
 
 
 def test_a_corrupt_data_file_is_refused(tab):
-    tab.page.route("**/assets/explorer/v1/tanh-none-0-w256.json",
-                   lambda route: route.fulfill(status=200, body='{"key": "stale", "data": {}}',
-                                               content_type="application/json"))
+    tab.page.route(
+        "**/assets/explorer/v1/tanh-none-0-w256.json",
+        lambda route: route.fulfill(status=200, body='{"key": "stale", "data": {}}', content_type="application/json"),
+    )
     drawn = tab.open("en", query({**DEFAULT, "a": "tanh"}))
     assert drawn["state"] == "error" and drawn["staticShown"]
     assert "could not be loaded" in drawn["error"]
@@ -284,7 +302,9 @@ def test_palettes_recolour_without_a_redraw_and_axe_is_clean(browser, site_base,
     page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{other}')")
     after = (page.evaluate(stroke), page.evaluate(d))
     assert after[0] != before[0] and after[1] == before[1]
-    page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{'default' if scheme == 'light' else 'slate'}')")
+    page.evaluate(
+        f"document.body.setAttribute('data-md-color-scheme', '{'default' if scheme == 'light' else 'slate'}')"
+    )
     page.add_script_tag(path=str(axe_script()))
     violations = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
@@ -300,8 +320,9 @@ def test_palettes_recolour_without_a_redraw_and_axe_is_clean(browser, site_base,
 
 
 def test_the_page_is_usable_at_phone_width(browser, site_base):
-    ctx = browser.new_context(viewport={"width": 360, "height": 780}, color_scheme="light", is_mobile=True,
-                              has_touch=True)
+    ctx = browser.new_context(
+        viewport={"width": 360, "height": 780}, color_scheme="light", is_mobile=True, has_touch=True
+    )
     t = Tab(ctx, site_base)
     drawn = t.open("ko")
     assert drawn["state"] == "ready"

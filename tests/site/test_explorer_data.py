@@ -176,9 +176,7 @@ def test_the_default_view_is_the_page_figures_cache_entry(real_grid):
     v = real_grid.view(data, default["init"], default["depth"], default["batch"])
     assert v["grad"] == [[real_grid.code(x) for x in run] for run in case["preact_grad_norm"]]
     for seed in real_grid.SEEDS:
-        spec = real_grid._spec(
-            default["activation"], default["init"], "none", False, 30, 256, 30, seed
-        )
+        spec = real_grid._spec(default["activation"], default["init"], "none", False, 30, 256, 30, seed)
         entry = cache.load(spec)
         assert entry is not None, "the default view's networks are not in the engine cache"
         assert v["grad"][real_grid.SEEDS.index(seed)] == [real_grid.code(x) for x in entry.preact_grad_norm]
@@ -198,7 +196,8 @@ def test_every_protocol_size_view_is_an_engine_cache_entry(real_grid):
 
 
 def test_the_explorer_pages_statements_hold_on_its_data(real_grid):
-    real_grid.check()
+    failed = [(s["name"], round(s["value"], 2)) for s in real_grid.statements() if not s["holds"]]
+    assert not failed
 
 
 def test_a_view_downloads_at_most_60_kb_gzip_with_the_script(real_grid):
