@@ -71,7 +71,8 @@
     var self = this, ax = this.index.axes, f = this.form;
     var depth = f.elements.d;
     depth.min = 0; depth.max = ax.depth.length - 1; depth.step = 1;
-    f.addEventListener("change", function () { self.fromControls(); });
+    // the range reports every step as "input" (then "change" once more): one history entry per step
+    f.addEventListener("change", function (ev) { if (ev.target !== depth) self.fromControls(); });
     depth.addEventListener("input", function () { self.fromControls(); });
     this.root.addEventListener("click", function (ev) {
       var link = ev.target.closest && ev.target.closest("a.gx-preset");
