@@ -19,6 +19,11 @@
     return out;
   }
   function isCode(v) { return typeof v === "number"; }
+  // user units = CSS pixels of the drawn width (at least 320): ticks and labels keep their size on a phone
+  function size(svg) {
+    var w = Math.round(svg.getBoundingClientRect().width);
+    return w > 0 ? Math.max(320, Math.min(w, 900)) : 640;
+  }
   function fmt(template, values) {
     return template.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
   }
@@ -53,6 +58,13 @@
       self.setupControls();
       self.fromURL(false);
       window.addEventListener("popstate", function () { self.fromURL(false); });
+      var pending = null, width = window.innerWidth;
+      window.addEventListener("resize", function () {
+        if (window.innerWidth === width) return;
+        width = window.innerWidth;
+        clearTimeout(pending);
+        pending = setTimeout(function () { if (self.state) self.show(); }, 150);
+      });
     }).catch(function () { self.fail("index.json"); });
   };
 
@@ -259,7 +271,8 @@
   Explorer.prototype.plot = function (which, runs, st, theory, depth) {
     var svg = this.root.querySelector("svg[data-gx-plot=" + which + "]");
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var W = 640, H = 280, L = 56, R = 12, T = 12, B = 36;
+    var W = size(svg), H = W < 500 ? 240 : 280, L = 56, R = 12, T = 12, B = 36;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     var all = [];
     runs.forEach(function (r) { r.forEach(function (v) { if (isCode(v)) all.push(v); }); });
     if (theory) theory.forEach(function (v) { if (isCode(v)) all.push(v); });
@@ -329,7 +342,8 @@
   Explorer.prototype.fractionPlot = function (frac, depth, metric) {
     var svg = this.root.querySelector("svg[data-gx-plot=frac]");
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var W = 640, H = 200, L = 56, R = 12, T = 12, B = 36;
+    var W = size(svg), H = 200, L = 56, R = 12, T = 12, B = 36;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     var x = function (l) { return L + (depth === 1 ? 0 : (l / (depth - 1)) * (W - L - R)); };
     var y = function (f) { return T + (1 - f / 1000) * (H - T - B); };
     this.axes(svg, W, H, L, R, T, B, depth, x);
@@ -367,7 +381,16 @@
       var reason = s.n !== "none" ? t.tNoTheoryNorm : t.tNoTheoryResidual;
       text += " " + reason;
     }
-    box.textContent = text;
+    // "10^{dec}" in the page's template is shown as 10 with a superscript
+    while (box.firstChild) box.removeChild(box.firstChild);
+    text.split(/10\^(\S+?)(?=[\s배×x(])/).forEach(function (part, k) {
+      if (k % 2) {
+        box.appendChild(document.createTextNode("10"));
+        var sup = document.createElement("sup");
+        sup.textContent = part;
+        box.appendChild(sup);
+      } else box.appendChild(document.createTextNode(part));
+    });
   };
 
   Explorer.prototype.table = function (g, h, theory, frac, depth) {

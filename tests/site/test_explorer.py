@@ -159,8 +159,9 @@ def test_the_default_view_draws_the_engine_numbers_and_fetches_one_shard(tab):
         u for u in tab.requests if "127.0.0.1" not in u
     ]
     assert not tab.errors, tab.errors
-    # the summary says it in words, with the number of decades
-    assert "10^" in drawn["summary"]
+    # the summary says it in words, with the number of decades as a power of ten
+    sup = tab.page.text_content(".gx-summary sup")
+    assert sup == f"{expected(DEFAULT)['decades']:.1f}".replace("-", "\u2212"), sup
 
 
 def test_every_control_changes_the_view_by_keyboard(tab):
