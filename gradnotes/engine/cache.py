@@ -77,7 +77,9 @@ def load(spec: Spec) -> Result | None:
 
 
 def store(result: Result) -> Path:
-    """Write a Result atomically (keys.write_if_changed)."""
+    """Write a Result atomically (keys.write_if_changed); a partial one (run_depths(weight_grads=False)) is refused."""
+    if result.weight_grad_norm is None:
+        raise ValueError(f"a partial Result (no weight gradients) is never cached: {result.spec}")
     path = entry_path(result.spec)
     payload = result.to_dict()
     entry = {"key": result_key(result.spec), "checksum": _payload_checksum(payload), "result": payload}

@@ -447,7 +447,7 @@ def _depth_group_key(spec: Spec) -> tuple:
     )
 
 
-def run_depths(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list[Result]:
+def run_depths(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS, weight_grads: bool = True) -> list[Result]:
     """Like ``run_many``, for specs that may also differ in depth: the same numbers with one forward pass per group.
 
     A shallower network's draws are the first layers of a deeper one's (x, R, then W_1, W_2, ... from one generator),
@@ -456,6 +456,10 @@ def run_depths(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list
     members bit for bit (tests/engine/test_depths.py). As in ``run_many``, groups with the same members (every
     activation/norm of a grid) run one after another on one set of draws. Specs whose member set is not the same at
     every depth of their group fall back to ``run_many``.
+
+    ``weight_grads=False`` differentiates with respect to the input instead of the weights: autograd then skips the
+    dL/dW matmuls (a third of the work) and the Results carry ``weight_grad_norm = None`` — every other statistic is
+    still bit-identical (tested). Such partial Results are for the explorer's grid; the cache refuses them.
     """
     unique = list(dict.fromkeys(specs))
     groups: dict[tuple, dict[tuple, set[int]]] = {}
@@ -487,7 +491,7 @@ def run_depths(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS) -> list
             if current is None or current[0] != keys:
                 current = None  # free the previous draws before drawing new ones
                 current = (keys, _Stacked.draw(chunk))
-            for results in _run_members_depths(chunk, current[1], depths).values():
+            for results in _run_members_depths(chunk, current[1], depths, weight_grads).values():
                 for result in results:
                     done[result.spec] = result
     current = None
@@ -509,7 +513,9 @@ class _Current:
         return hook
 
 
-def _run_members_depths(specs: Sequence[Spec], stacked: _Stacked, depths: Sequence[int]) -> dict[int, list[Result]]:
+def _run_members_depths(
+    specs: Sequence[Spec], stacked: _Stacked, depths: Sequence[int], weight_grads: bool = True
+) -> dict[int, list[Result]]:
     """One batched forward pass to the deepest layer, then one backward pass per depth from that depth's loss."""
     spec = specs[0]
     members = len(specs)
@@ -518,7 +524,8 @@ def _run_members_depths(specs: Sequence[Spec], stacked: _Stacked, depths: Sequen
     forward = _Recorder(spec, members)
     current = _Current()
     weights = stacked.weights
-    h = stacked.x
+    x = stacked.x if weight_grads else stacked.x.requires_grad_()
+    h = x
     outputs: list[Tensor] = []
     for layer, weight in enumerate(weights):
         a = torch.bmm(h, weight.mT)  # as in _run_members, op for op
@@ -542,9 +549,16 @@ def _run_members_depths(specs: Sequence[Spec], stacked: _Stacked, depths: Sequen
             per_member_loss = (stacked.readout * h_d).sum(dim=(1, 2))
         else:
             per_member_loss = h_d.sum(dim=(1, 2))
-        grads = torch.autograd.grad(per_member_loss.sum(), weights[:depth], retain_graph=depth != depths[-1])
-        for layer, (weight, grad) in enumerate(zip(weights[:depth], grads, strict=True)):
-            recorder.weights(layer, weight.detach(), grad)
-        del grads
-        out[depth] = recorder.results([s.replace(depth=depth) for s in specs], per_member_loss.detach().double())
+        retain = depth != depths[-1]
+        if weight_grads:
+            grads = torch.autograd.grad(per_member_loss.sum(), weights[:depth], retain_graph=retain)
+            for layer, (weight, grad) in enumerate(zip(weights[:depth], grads, strict=True)):
+                recorder.weights(layer, weight.detach(), grad)
+            del grads
+        else:
+            torch.autograd.grad(per_member_loss.sum(), [x], retain_graph=retain)
+            for layer, weight in enumerate(weights[:depth]):
+                recorder.stats["weight_norm"][layer] = _norms(weight.detach())
+        results = recorder.results([s.replace(depth=depth) for s in specs], per_member_loss.detach().double())
+        out[depth] = results
     return out

@@ -2,9 +2,9 @@
 
 Grid: every activation x init x norm x residual x width x depth x batch below, seeds 0-4, computed by the engine
 (``sim.run_depths``: one forward pass to depth 100 serves all four depths' backward passes, bit-identical to separate
-runs). Networks of the site's protocol size (depth 30, width 256, batch 30) are taken from the engine's result cache
-when the figures put them there, and stored in it otherwise, so the explorer's default view and the page figures are
-the same cache entries.
+runs, without the weight gradients the page never shows). Networks of the site's protocol size (depth 30, width 256,
+batch 30) that the page figures put in the engine's result cache are taken from it, so the explorer's default view
+and the page figures are the same cache entries.
 
 One shard per (activation, norm, residual, width): ``<activation>-<norm>-<0|1>-w<width>.json``. Values are codes
 ``round(100 * log10(v))`` (centi-decades, 2.3 % relative), delta-coded along the layers; ``null`` stands for an
@@ -233,20 +233,19 @@ def _spec_id(spec) -> tuple:
 def compute_unit(specs: Sequence) -> dict[tuple, dict[str, Any]]:
     """Worker: simulate specs that share one set of draws (one run_depths call); return each one's shard pieces.
 
-    Protocol-size networks come from the engine's cache where it has them (the page figures' entries) and are stored
-    in it otherwise.
+    The grid needs no weight gradients, so autograd skips their matmuls (``weight_grads=False``; every statistic the
+    shards keep is bit-identical to a full run). Protocol-size networks the engine's cache holds (the page figures'
+    entries) are taken from it, so those views are the figures' own numbers.
     """
     from gradnotes.engine import cache
     from gradnotes.engine.sim import run_depths
 
     pieces = {}
-    for spec, result in zip(specs, run_depths(specs), strict=True):
+    for spec, result in zip(specs, run_depths(specs, weight_grads=False), strict=True):
         if is_protocol(spec):
             hit = cache.load(spec)
             if hit is not None:
                 result = hit
-            else:
-                cache.store(result)
         pieces[_spec_id(spec)] = _pieces(result)
     return pieces
 

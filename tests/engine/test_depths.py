@@ -62,3 +62,22 @@ def test_results_come_back_in_the_order_asked_for_with_duplicates():
     asked = [specs[4], specs[0], specs[4]]
     got = run_depths(asked)
     assert [r.spec for r in got] == asked
+
+
+@pytest.mark.parametrize(("activation", "norm", "residual"), [("relu", "batchnorm", True), ("tanh", "layernorm", False)])
+def test_without_weight_gradients_every_other_statistic_is_the_same(activation, norm, residual):
+    specs = _specs(activation, norm, residual)
+    full = run_depths(specs)
+    partial = run_depths(specs, weight_grads=False)
+    for a, b in zip(full, partial, strict=True):
+        assert b.weight_grad_norm is None
+        assert {**a.to_dict(), "weight_grad_norm": None} == b.to_dict(), a.spec
+
+
+def test_the_cache_refuses_a_partial_result(tmp_path, monkeypatch):
+    from gradnotes.engine import cache
+
+    monkeypatch.setenv("GRADNOTES_CACHE", str(tmp_path))
+    partial = run_depths([Spec(depth=3, width=8, batch=3)], weight_grads=False)[0]
+    with pytest.raises(ValueError, match="partial"):
+        cache.store(partial)
