@@ -104,7 +104,6 @@ def parse(source: str) -> ast.Module:
         return ast.parse(source)
 
 
-
 def _module_file(dotted: str) -> Path | None:
     """The source file of a ``gradnotes`` module or package, if it exists."""
     parts = dotted.split(".")

@@ -272,6 +272,7 @@ def _measured(exc: AssertionError, figure_file: Path) -> str:
     if not isinstance(test, ast.Compare):
         return ""
     symbols = {ast.Lt: "<", ast.LtE: "≤", ast.Gt: ">", ast.GtE: "≥", ast.Eq: "==", ast.NotEq: "!="}
+
     def literal(n: ast.expr) -> bool:
         return isinstance(n, ast.Constant) or (isinstance(n, ast.UnaryOp) and isinstance(n.operand, ast.Constant))
 

@@ -62,7 +62,10 @@ GLOSSARY: dict[str, dict[str, str]] = {
     "seed_range": {"ko": "시드 간 최소–최대", "en": "min–max over seeds"},
     "test_accuracy_eval": {"ko": "테스트 정확도 (평가 모드)", "en": "test accuracy (eval mode)"},
     # --- notebooks ---
-    "nb_companion_spread": {"ko": "같은 샘플 출력의 흔들림(표준편차)", "en": "spread of the same sample's output (std)"},
+    "nb_companion_spread": {
+        "ko": "같은 샘플 출력의 흔들림(표준편차)",
+        "en": "spread of the same sample's output (std)",
+    },
 }
 
 

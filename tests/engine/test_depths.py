@@ -64,7 +64,9 @@ def test_results_come_back_in_the_order_asked_for_with_duplicates():
     assert [r.spec for r in got] == asked
 
 
-@pytest.mark.parametrize(("activation", "norm", "residual"), [("relu", "batchnorm", True), ("tanh", "layernorm", False)])
+@pytest.mark.parametrize(
+    ("activation", "norm", "residual"), [("relu", "batchnorm", True), ("tanh", "layernorm", False)]
+)
 def test_without_weight_gradients_every_other_statistic_is_the_same(activation, norm, residual):
     specs = _specs(activation, norm, residual)
     full = run_depths(specs)

@@ -39,7 +39,7 @@ def test_the_built_pages_carry_the_links(built_site):
     for html_file in site.rglob("index.html"):
         html = html_file.read_text(encoding="utf-8")
         for figure in re.findall(r"<figure\b.*?</figure>", html, re.DOTALL):
-            image = re.search(r'figures/([a-z0-9_]+)(?:\.en)?\.svg', figure)
+            image = re.search(r"figures/([a-z0-9_]+)(?:\.en)?\.svg", figure)
             link = re.search(r'<a class="gx-explore" href="([^"]+)"', figure)
             if image and image.group(1) in explorer_links.VIEWS and "explorer" not in html_file.parts:
                 assert link, f"{html_file.relative_to(site)}: {image.group(1)} has no explorer link"
