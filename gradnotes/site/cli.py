@@ -47,7 +47,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
             f"{report.rendered} rendering(s) in {elapsed:.1f} s → {paths.published_figures_dir()}"
         )
     # The explorer's grid, after the figures: its protocol-size networks are then the figures' cache entries.
-    if ids is None and not args.no_explorer and os.environ.get("GRADNOTES_EXPLORER", "1") != "0":
+    # Only for the site's own figures (not a scratch GRADNOTES_FIGURES_DIR): its default view is their data.
+    own_figures = paths.figures_dir() == paths.ROOT / "figures"
+    wanted = ids is None and not args.no_explorer and os.environ.get("GRADNOTES_EXPLORER", "1") != "0"
+    if wanted and own_figures:
         from gradnotes.errors import FigureError
         from gradnotes.site import explorer, explorer_links
 
