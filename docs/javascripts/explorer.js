@@ -86,6 +86,15 @@
     // the range reports every step as "input" (then "change" once more): one history entry per step
     f.addEventListener("change", function (ev) { if (ev.target !== depth) self.fromControls(); });
     depth.addEventListener("input", function () { self.fromControls(); });
+    var pin = this.root.querySelector(".gx-pin");
+    pin.addEventListener("click", function () {
+      if (self.pinned) { self.pinned = null; } else if (self.current) {
+        self.pinned = { grad: self.current.grad, act: self.current.act, label: self.current.label };
+      }
+      pin.setAttribute("aria-pressed", self.pinned ? "true" : "false");
+      pin.textContent = self.pinned ? self.t.tUnpin : self.t.tPin;
+      self.show();
+    });
     this.root.addEventListener("click", function (ev) {
       var link = ev.target.closest && ev.target.closest("a.gx-preset");
       if (!link) return;
@@ -254,10 +263,15 @@
     var theoryGrad = line ? decode(line.grad[String(depth)]) : null;
     var theoryAct = line ? decode(line.act).slice(0, depth) : null;
     var g = stats(grad, depth), h = stats(act, depth);
-    this.plot("grad", grad, g, theoryGrad, depth);
-    this.plot("act", act, h, theoryAct, depth);
+    var pinned = this.pinned;
+    this.plot("grad", grad, g, theoryGrad, depth, pinned && pinned.grad);
+    this.plot("act", act, h, theoryAct, depth, pinned && pinned.act);
+    var legend = this.root.querySelector(".gx-pinned");
+    legend.hidden = !pinned;
+    legend.textContent = pinned ? fmt(this.t.tPinned, { config: pinned.label }) : "";
     this.fractionPlot(frac, depth, shard.fraction);
     this.summary(s, grad, line);
+    this.current = { grad: g.mean, act: h.mean, label: this.root.querySelector(".gx-summary").dataset.config };
     this.table(g, h, theoryGrad, frac, depth);
     var cmd = "gradnotes simulate --activation " + s.a + " --init " + s.i + " --norm " + s.n + " --depth " + s.d +
       " --width " + s.w + " --batch " + s.b + " --seeds " + this.index.axes.seeds.join(",") + (s.r ? " --residual" : "");
@@ -268,7 +282,7 @@
     this.root.querySelectorAll("[data-gx-topic]").forEach(function (a) { a.hidden = a.dataset.gxTopic !== topic; });
   };
 
-  Explorer.prototype.plot = function (which, runs, st, theory, depth) {
+  Explorer.prototype.plot = function (which, runs, st, theory, depth, ghost) {
     var svg = this.root.querySelector("svg[data-gx-plot=" + which + "]");
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var W = size(svg), H = W < 500 ? 240 : 280, L = 56, R = 12, T = 12, B = 36;
@@ -276,6 +290,7 @@
     var all = [];
     runs.forEach(function (r) { r.forEach(function (v) { if (isCode(v)) all.push(v); }); });
     if (theory) theory.forEach(function (v) { if (isCode(v)) all.push(v); });
+    if (ghost) ghost.forEach(function (v) { if (isCode(v)) all.push(v); });
     var lo = all.length ? Math.min.apply(null, all) : -100, hi = all.length ? Math.max.apply(null, all) : 100;
     var d0 = Math.floor(lo / 100), d1 = Math.ceil(hi / 100);
     if (d1 - d0 < 2) { d0 -= 1; d1 += 1; }
@@ -322,6 +337,16 @@
         }
       });
     });
+    if (ghost) {
+      // a pinned curve is drawn over its own layers: layer l of the pinned network at the same x as layer l here
+      var gx = function (l) { return L + (ghost.length === 1 ? 0 : (l / (depth - 1)) * (W - L - R)); };
+      var gd = "", pen = false;
+      ghost.forEach(function (v, l) {
+        if (l < depth && isCode(v)) { gd += (pen ? "L" : "M") + gx(l).toFixed(1) + " " + y(v).toFixed(1); pen = true; }
+        else pen = false;
+      });
+      el("path", { "class": "gx-ghost", d: gd }, svg);
+    }
     if (theory) el("path", { "class": "gx-theory", d: path(theory), "data-codes": JSON.stringify(theory) }, svg);
     el("path", { "class": "gx-mean", d: path(st.mean), "data-codes": JSON.stringify(st.mean) }, svg);
   };
@@ -367,6 +392,7 @@
     var config = f.elements.a.selectedOptions[0].textContent + " + " + f.elements.i.selectedOptions[0].textContent +
       (s.n !== "none" ? " + " + f.querySelector("input[name=n]:checked").parentNode.textContent.trim() : "") +
       (s.r ? " + " + t.tResidual : "");
+    box.dataset.config = config + " (" + fmt(t.tDepth, { depth: s.d }) + ")";
     var text;
     if (ratios.every(function (r) { return r !== null; })) {
       var dec = ratios.reduce(function (a, b) { return a + b; }, 0) / ratios.length;

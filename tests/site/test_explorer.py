@@ -348,3 +348,18 @@ def test_the_shards_are_published_once_for_both_languages(built_site):
     assert not (site / "en" / "assets" / "explorer").exists()
     for p in Path(site / "assets" / "explorer" / "v1").glob("*-w*.json"):
         assert p.read_bytes() == (explorer.out_dir() / p.name).read_bytes()
+
+
+def test_a_pinned_curve_stays_as_a_grey_ghost_while_one_thing_changes(tab):
+    tab.open()
+    page = tab.page
+    page.click(".gx-pin")
+    assert page.get_attribute(".gx-pin", "aria-pressed") == "true"
+    page.select_option("select[name=i]", "he_normal")
+    tab.wait_for({**DEFAULT, "i": "he_normal"})
+    assert page.locator("svg[data-gx-plot=grad] .gx-ghost").count() == 1
+    assert page.locator(".gx-pinned").is_visible()
+    page.click(".gx-pin")
+    tab.wait_for({**DEFAULT, "i": "he_normal"})
+    assert page.locator("svg[data-gx-plot=grad] .gx-ghost").count() == 0
+    assert not tab.errors, tab.errors
