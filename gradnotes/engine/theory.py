@@ -13,7 +13,7 @@ dL/da vanishes. With ``loss = sum`` the cross-sample terms do not vanish; no wei
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -130,6 +130,12 @@ def _log10(value: float) -> float:
 
 def predict(spec: Spec) -> Prediction:
     """Mean-field predictions for norm = none (plain; residual for sigmoid/tanh), by the layer-by-layer recursion."""
+    return predict_depths(spec, [spec.depth])[spec.depth]
+
+
+def predict_depths(spec: Spec, depths: Sequence[int]) -> dict[int, Prediction]:
+    """``predict`` for several depths of the same network at once: the forward recursion of a shallower network is
+    the first layers of the deepest one's, so it runs once; each depth gets its own backward recursion."""
     if spec.norm != "none":
         raise UserError(f"theory covers norm = none only (mean field of plain networks), got norm = {spec.norm!r}")
     if spec.residual and spec.activation not in ("sigmoid", "tanh", "centered_sigmoid"):
@@ -140,10 +146,9 @@ def predict(spec: Spec) -> Prediction:
         )
     s2 = sigma_w2(spec.init, spec.width) * spec.gain**2  # a gain g scales Var[W] by g^2
     phi, dphi = phi_and_derivative(spec.activation)
-    depth = spec.depth
     q, act_ms, chi, dphi_ms = [], [], [], []
     prev_ms, prev_mean = INPUT_MEAN_SQUARE, 0.0  # E[h_0^2], E[h_0]
-    for _ in range(depth):
+    for _ in range(max(depths)):
         q_l = s2 * prev_ms
         phi_ms = gaussian_expectation(lambda u: phi(u) ** 2, q_l)
         d_ms = gaussian_expectation(lambda u: dphi(u) ** 2, q_l)
@@ -159,6 +164,13 @@ def predict(spec: Spec) -> Prediction:
         chi.append(s2 * d_ms)
         dphi_ms.append(d_ms)
         prev_ms = ms
+    return {depth: _backward(spec.replace(depth=depth), s2, q, act_ms, chi, dphi_ms) for depth in depths}
+
+
+def _backward(spec: Spec, s2: float, q: list, act_ms: list, chi: list, dphi_ms: list) -> Prediction:
+    """The backward recursion of one depth from the forward recursion's (first ``spec.depth``) layers."""
+    depth = spec.depth
+    q, act_ms, chi, dphi_ms = q[:depth], act_ms[:depth], chi[:depth], dphi_ms[:depth]
     # backward, per entry: g_L = E[(dL/dh_L)^2] = E[R^2] = 1 (also 1 for the sum loss)
     act_grad_ms = [0.0] * depth
     act_grad_ms[-1] = 1.0

@@ -190,14 +190,18 @@ def fraction_codes(runs: Sequence[Sequence[float] | None]) -> list[int] | None:
     return [round(FRACTION_SCALE * sum(r[i] for r in runs) / len(runs)) for i in range(depth)]  # type: ignore[index]
 
 
-def _theory(spec) -> dict[str, list] | None:
+def _theory(spec) -> dict[int, dict[str, list]] | None:
+    """The mean-field lines at every depth of the grid (one forward recursion), or None where theory has none."""
     from gradnotes.engine import theory
 
     try:
-        prediction = theory.predict(spec)
+        predictions = theory.predict_depths(spec, DEPTHS)
     except UserError:
         return None
-    return {"act": encode(prediction.act_mean_square), "grad": encode(prediction.preact_grad_norm)}
+    return {
+        depth: {"act": encode(p.act_mean_square), "grad": encode(p.preact_grad_norm)}
+        for depth, p in predictions.items()
+    }
 
 
 def _spec(activation, init, norm, residual, depth, width, batch, seed):
@@ -285,12 +289,9 @@ def _assemble(shard: tuple[str, str, bool, int], pieces: dict[tuple, dict[str, A
                 "grad": {str(depth): [piece(depth, seed)["grad"] for seed in SEEDS] for depth in DEPTHS},
             }
         # the mean field per entry does not depend on the batch; the norm scales with sqrt(batch): lines at batch 30
-        lines = {
-            str(depth): _theory(_spec(activation, init, norm, residual, depth, width, PROTOCOL["batch"], 0))
-            for depth in DEPTHS
-        }
-        if all(line is not None for line in lines.values()):
-            theory[init] = {"act": lines[str(deepest)]["act"], "grad": {d: v["grad"] for d, v in lines.items()}}
+        lines = _theory(_spec(activation, init, norm, residual, deepest, width, PROTOCOL["batch"], 0))
+        if lines is not None:
+            theory[init] = {"act": lines[deepest]["act"], "grad": {str(d): v["grad"] for d, v in lines.items()}}
     return {
         "format": FORMAT,
         "key": key,
@@ -344,6 +345,7 @@ def build(*, force: bool = False, progress: bool | None = None, jobs: int | None
     stale = force or not current or not all(_intact(manifest, shard_name(*s)) for s in shards())
     files = {name: sha for name, sha in manifest["files"].items() if current and name != "index.json"}
     computed = 0
+    timings: dict[str, float] = {}
     if stale:
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from multiprocessing import get_context
@@ -366,6 +368,7 @@ def build(*, force: bool = False, progress: bool | None = None, jobs: int | None
                     pieces.update(future.result())
                     bar.update(1)
         bar.close()
+        timings["compute"] = time.perf_counter() - start
         for shard in shards():
             text = json.dumps(_assemble(shard, pieces, key), separators=(",", ":"), sort_keys=True)
             target = out / shard_name(*shard)
@@ -382,7 +385,11 @@ def build(*, force: bool = False, progress: bool | None = None, jobs: int | None
     keys.write_if_changed(
         _manifest_path(), json.dumps({"format": FORMAT, "key": key, "files": all_files}, sort_keys=True, indent=1)
     )
-    return {"computed": computed, "seconds": time.perf_counter() - start}
+    return {
+        "computed": computed,
+        "seconds": time.perf_counter() - start,
+        **{f"{k}_seconds": v for k, v in timings.items()},
+    }
 
 
 # --- reading (tests, claims) ----------------------------------------------------------------------------------------

@@ -188,3 +188,14 @@ def test_residual_mean_field_for_bounded_activations(activation: str) -> None:
     assert simulated == pytest.approx(math.log10(prediction.act_mean_square[-1]), abs=TOLERANCE_DECADES)
     with pytest.raises(UserError, match="residual"):
         theory.predict(specs[0].replace(activation="relu"))
+
+
+@pytest.mark.parametrize(
+    ("activation", "init", "residual"),
+    [("tanh", "xavier_normal", False), ("sigmoid", "standard_normal", True), ("relu", "he_uniform", False)],
+)
+def test_predict_depths_equals_predict_at_every_depth(activation, init, residual):
+    spec = Spec(activation=activation, init=init, residual=residual, depth=40, width=64, batch=8)
+    many = theory.predict_depths(spec, [3, 17, 40])
+    for depth, prediction in many.items():
+        assert prediction == theory.predict(spec.replace(depth=depth))

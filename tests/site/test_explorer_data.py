@@ -93,10 +93,21 @@ def test_tiny_shards_decode_to_the_engine_results(tiny_grid):
             assert v["act"][seed] == [tiny_grid.code(x) for x in result.act_mean_square]
 
 
-def test_the_build_refuses_a_claim_its_data_does_not_show(tiny_grid):
-    tiny_grid.build(jobs=1, progress=False)
-    with pytest.raises((AssertionError, KeyError)):
-        tiny_grid.check()  # the real claims name inits and depths this tiny grid does not have
+def test_a_statement_its_data_does_not_show_fails_the_check_by_name():
+    flat = {
+        "data": {
+            f"{init}/{batch}": {
+                "grad": {str(d): [[0] * d for _ in explorer.SEEDS] for d in explorer.DEPTHS},
+                "act": [[0] * max(explorer.DEPTHS) for _ in explorer.SEEDS],
+                "frac": [0] * max(explorer.DEPTHS),
+            }
+            for init in explorer.INITS
+            for batch in (2, 8, 30)
+        },
+        "theory": {},
+    }
+    with pytest.raises(AssertionError, match="sigmoid \\+ Xavier, 30 layers"):
+        explorer.check(load=lambda *shard: flat)  # every gradient flat: nothing vanishes
 
 
 # --- the real grid (built by the session's site build, or here) -------------------------------------------------------
