@@ -26,7 +26,7 @@ from gradnotes.site import style
 from gradnotes.site.labels import translator
 
 LABELS = {
-    "centered_sigmoid": {"ko": "중심화 시그모이드 s(z) − ½", "en": "centred sigmoid s(z) − ½"},
+    "centered_sigmoid": {"ko": "중심화 시그모이드 s(z) − ½", "en": "centered sigmoid s(z) − ½"},
     "gain_axis": {"ko": "이득 g (세이비어 정규분포 × g, 로그 눈금)", "en": "gain g (Xavier normal × g, log scale)"},
     "ratio_axis": {"ko": "log₁₀(‖∂L/∂a₁‖ / ‖∂L/∂a{}‖)", "en": "log₁₀(‖∂L/∂a₁‖ / ‖∂L/∂a{}‖)"},
     "ratio_title": {"ko": "역전파된 기울기의 1층 / {}층 비", "en": "back-propagated gradient, layer 1 / layer {}"},

@@ -341,7 +341,7 @@ COVERAGE: list[Covered] = [
     *_section(
         BN,
         "규제 효과와 드롭아웃",
-        "The regularising effect and dropout",
+        "The regularizing effect and dropout",
         (
             "- 미니배치마다 평균, 표준편차 계산으로 훈련데이터에 노이즈 넣는 과적합 방지 효과",
             "**Ioffe와 Szegedy의 주장**",
@@ -358,7 +358,7 @@ COVERAGE: list[Covered] = [
         "알고리즘",
         "The algorithm",
         ("입력", "미니배치 $\\mathcal B = \\{a_1,\\dots,a_m\\}$", "For a mini-batch $\\mathcal B"),
-        (">> 입력에 대한 평균 0으로 만듦, 정규화", "평균을 빼서 평균 0으로 만들고", "subtract the mean to centre"),
+        (">> 입력에 대한 평균 0으로 만듦, 정규화", "평균을 빼서 평균 0으로 만들고", "subtract the mean to center"),
         (">> 정규화된 데이터에 대한 스케일, 시프트 수행", "다시 늘이고 옮깁니다", "stretch and move again"),
         (
             "이때, 두 개의 매개변수 γ(스케일을 위한 매개변수)와 β(시프트를 위한 매개변수) 사용",
