@@ -38,20 +38,29 @@ def matmul_flops(spec: Spec) -> float:
 
 
 def _bmm_rate(members: int, batch: int, width: int, dtype: str, threads: int, seconds: float) -> float:
-    """FLOP/s of torch.bmm on (members, batch, width) x (members, width, width) with ``threads`` threads."""
+    """FLOP/s of plain torch.bmm with ``threads`` threads on the engine's own matmuls of one layer: the forward
+    a = h W^T, and the backward's dL/dh = delta W and dL/dW = delta^T h, with the engine's memory layouts."""
     import torch
 
     from gradnotes.engine.sim import engine_settings
 
     generator = torch.Generator().manual_seed(0)
-    left = torch.randn(members, batch, width, generator=generator, dtype=getattr(torch, dtype))
-    right = torch.randn(members, width, width, generator=generator, dtype=getattr(torch, dtype))
-    flops = 2.0 * members * batch * width * width
+    kind = getattr(torch, dtype)
+    h = torch.randn(members, batch, width, generator=generator, dtype=kind)
+    delta = torch.randn(members, batch, width, generator=generator, dtype=kind)
+    weight = torch.randn(members, width, width, generator=generator, dtype=kind)
+
+    def layer() -> None:
+        torch.bmm(h, weight.mT)
+        torch.bmm(delta, weight)
+        torch.bmm(delta.mT, h)
+
+    flops = 3 * 2.0 * members * batch * width * width
     with engine_settings(threads):
-        torch.bmm(left, right)  # warm-up: first-touch of the output buffer, BLAS initialisation
+        layer()  # warm-up: first-touch of the output buffers, BLAS initialisation
         calls, start = 0, time.perf_counter()
         while True:
-            torch.bmm(left, right)
+            layer()
             calls += 1
             elapsed = time.perf_counter() - start
             if elapsed >= seconds and calls >= 3:
@@ -69,7 +78,7 @@ def cores() -> int:
 
 
 def reference_rate(members: int, batch: int, width: int, dtype: str, seconds: float = 2.0) -> dict[str, float]:
-    """The best FLOP/s this machine reaches on plain bmm of the grid's shapes with all its cores, three ways: one
+    """The best FLOP/s this machine reaches on plain bmm doing the grid's matmuls with all its cores, three ways: one
     process with one thread, one process with every core's thread, and one single-threaded process per core at once
     (their rates summed). ``best`` is the largest."""
     from concurrent.futures import ProcessPoolExecutor

@@ -320,7 +320,8 @@ def bench_command(args: argparse.Namespace) -> int:
     print(f"engine: {report['engine_gflops']:.1f} GFLOP/s over {report['matmul_gflop']:.0f} GFLOP of matmuls")
     ways = report["reference"]
     print(
-        f"plain torch.bmm ({shape['members']} x {shape['batch']} x {shape['width']} @ {shape['width']}), best with "
+        f"plain torch.bmm on the same matmuls ({shape['members']} x {shape['batch']} x {shape['width']}, forward and "
+        f"both backward products), best with "
         f"all cores: {report['reference_bmm_gflops']:.1f} GFLOP/s (1 thread {ways['one_thread']:.1f}, threads "
         f"{ways['threads']:.1f}"
         + (f", a process per core {ways['processes']:.1f}" if "processes" in ways else "")
