@@ -21,9 +21,10 @@ def count(module: nn.Module) -> tuple[int, int]:
 
 ln512, bn512 = nn.LayerNorm(512), nn.BatchNorm1d(512)
 print(f"LayerNorm(512): {count(ln512)}, BatchNorm1d(512): {count(bn512)} (parameters, buffer values)")
-print(f"buffers: LayerNorm {[n for n, _ in ln512.named_buffers()]}, BatchNorm1d {[n for n, _ in bn512.named_buffers()]}")
+ln_buffers, bn_buffers = [n for n, _ in ln512.named_buffers()], [n for n, _ in bn512.named_buffers()]
+print(f"buffers: LayerNorm {ln_buffers}, BatchNorm1d {bn_buffers}")
 assert count(ln512) == (1024, 0) and count(bn512) == (1024, 1025)
-assert [n for n, _ in bn512.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+assert bn_buffers == ["running_mean", "running_var", "num_batches_tracked"]
 
 # 3. LN(x + c) = LN(x) and LN(c x) = LN(x) per sample: the input gradient is orthogonal to 1 and to x.
 x = torch.randn(8, 64, dtype=torch.float64, requires_grad=True)
