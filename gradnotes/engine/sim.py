@@ -458,7 +458,8 @@ def run_depths(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS, weight_
     every depth of their group fall back to ``run_many``.
 
     ``weight_grads=False`` differentiates with respect to the input instead of the weights: autograd then skips the
-    dL/dW matmuls (a third of the work) and the Results carry ``weight_grad_norm = None`` — every other statistic is
+    dL/dW matmuls (a third of the work) and the Results carry no weight statistics (``weight_grad_norm`` and
+    ``weight_norm`` are None: at batch 30 a W holds 8.5× the entries of a layer's activations, so its norm is not free) — every other statistic is
     still bit-identical (tested). Such partial Results are for the explorer's grid; the cache refuses them.
     """
     unique = list(dict.fromkeys(specs))
@@ -557,8 +558,6 @@ def _run_members_depths(
             del grads
         else:
             torch.autograd.grad(per_member_loss.sum(), [x], retain_graph=retain)
-            for layer, weight in enumerate(weights[:depth]):
-                recorder.stats["weight_norm"][layer] = _norms(weight.detach())
         results = recorder.results([s.replace(depth=depth) for s in specs], per_member_loss.detach().double())
         out[depth] = results
     return out

@@ -12,6 +12,7 @@ dL/da vanishes. With ``loss = sum`` the cross-sample terms do not vanish; no wei
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -67,8 +68,10 @@ def sigma_w2(init: str, width: int) -> float:
     return width * weight_variance(init, width, width)
 
 
+@functools.lru_cache(maxsize=256)
 def _quadrature(q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes z and weights w with sum w f(sqrt(q) z) ~= E[f(sqrt(q) xi)]."""
+    """Nodes z and weights w with sum w f(sqrt(q) z) ~= E[f(sqrt(q) xi)] (cached: a layer asks for the same q two or
+    three times; the arrays are never written to)."""
     edges = np.linspace(-Z_MAX, Z_MAX, _PANELS + 1)
     feature_z = FEATURE_U / math.sqrt(q)
     if feature_z < Z_MAX:

@@ -112,7 +112,17 @@ def shard_specs(activation: str, norm: str, residual: bool, width: int) -> list:
 
 # What decides a shard's bytes: editing anything else in this file (the build's plumbing, the statements) recomputes
 # nothing. Every function here is keyed by its source, the grid by its values.
-KEYED = ("shard_specs", "code", "encode", "fraction_codes", "_theory", "_pieces", "compute_unit", "_assemble")
+KEYED = (
+    "shard_specs",
+    "code",
+    "encode",
+    "fraction_codes",
+    "_theory",
+    "theory_lines",
+    "_pieces",
+    "compute_unit",
+    "_assemble",
+)
 
 
 def grid_key() -> str:
@@ -254,6 +264,25 @@ def compute_unit(specs: Sequence) -> dict[tuple, dict[str, Any]]:
     return pieces
 
 
+def theory_lines() -> dict[tuple, dict[int, dict[str, list]] | None]:
+    """Every mean-field line the shards hold, keyed ("theory", activation, init, residual, width): a unit of work of
+    its own (~5 CPU-s of quadrature), so it runs in a worker beside the simulations, not after them."""
+    deepest = max(DEPTHS)
+    return {
+        ("theory", activation, init, residual, width): _theory(
+            _spec(activation, init, "none", residual, deepest, width, PROTOCOL["batch"], 0)
+        )
+        for activation in ACTIVATIONS
+        for init in INITS
+        for residual in RESIDUALS
+        for width in WIDTHS
+    }
+
+
+def _run_unit(unit) -> dict[tuple, Any]:
+    return theory_lines() if unit == "theory" else compute_unit(unit)
+
+
 def units() -> list[list]:
     """The grid's specs in work units: each unit shares one set of draws (width, batch), and the costly
     (width 256, batch 30) set is split by activation pairs so that two workers finish together."""
@@ -288,8 +317,9 @@ def _assemble(shard: tuple[str, str, bool, int], pieces: dict[tuple, dict[str, A
                 "frac": fraction_codes(fractions),
                 "grad": {str(depth): [piece(depth, seed)["grad"] for seed in SEEDS] for depth in DEPTHS},
             }
-        # the mean field per entry does not depend on the batch; the norm scales with sqrt(batch): lines at batch 30
-        lines = _theory(_spec(activation, init, norm, residual, deepest, width, PROTOCOL["batch"], 0))
+        # the mean field per entry does not depend on the batch; the norm scales with sqrt(batch): lines at batch 30.
+        # It covers norm = none only.
+        lines = pieces[("theory", activation, init, residual, width)] if norm == "none" else None
         if lines is not None:
             theory[init] = {"act": lines[deepest]["act"], "grad": {str(d): v["grad"] for d, v in lines.items()}}
     return {
@@ -352,19 +382,19 @@ def build(*, force: bool = False, progress: bool | None = None, jobs: int | None
 
         from tqdm import tqdm
 
-        work = units()
+        work: list = [*units(), "theory"]  # largest first; the theory, smallest, evens the workers out at the end
         workers = max(1, min(jobs or jobs_default(), 2))
         pieces: dict[tuple, dict[str, Any]] = {}
         bar = tqdm(total=len(work), unit="part", desc="explorer", disable=None if progress is None else not progress)
         if workers == 1:
             for unit in work:
-                pieces.update(compute_unit(unit))
+                pieces.update(_run_unit(unit))
                 bar.update(1)
         else:
             # spawn, not fork (torch); one thread each: two single-threaded workers beat one two-threaded process
             # on these small matmuls
             with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
-                for future in as_completed([pool.submit(compute_unit, unit) for unit in work]):
+                for future in as_completed([pool.submit(_run_unit, unit) for unit in work]):
                     pieces.update(future.result())
                     bar.update(1)
         bar.close()

@@ -72,8 +72,8 @@ def test_without_weight_gradients_every_other_statistic_is_the_same(activation, 
     full = run_depths(specs)
     partial = run_depths(specs, weight_grads=False)
     for a, b in zip(full, partial, strict=True):
-        assert b.weight_grad_norm is None
-        assert {**a.to_dict(), "weight_grad_norm": None} == b.to_dict(), a.spec
+        assert b.weight_grad_norm is None and b.weight_norm is None
+        assert {**a.to_dict(), "weight_grad_norm": None, "weight_norm": None} == b.to_dict(), a.spec
 
 
 def test_the_cache_refuses_a_partial_result(tmp_path, monkeypatch):
