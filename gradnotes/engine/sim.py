@@ -459,8 +459,9 @@ def run_depths(specs: Sequence[Spec], *, max_members: int = MAX_MEMBERS, weight_
 
     ``weight_grads=False`` differentiates with respect to the input instead of the weights: autograd then skips the
     dL/dW matmuls (a third of the work) and the Results carry no weight statistics (``weight_grad_norm`` and
-    ``weight_norm`` are None: at batch 30 a W holds 8.5× the entries of a layer's activations, so its norm is not free) — every other statistic is
-    still bit-identical (tested). Such partial Results are for the explorer's grid; the cache refuses them.
+    ``weight_norm`` are None: at batch 30 a W holds 8.5× the entries of a layer's activations, so its norm is not
+    free) — every other statistic is still bit-identical (tested). Such partial Results are for the explorer's grid;
+    the cache refuses them.
     """
     unique = list(dict.fromkeys(specs))
     groups: dict[tuple, dict[tuple, set[int]]] = {}
