@@ -414,31 +414,8 @@ class _Stacked:
 
 
 def _run_members(specs: Sequence[Spec], stacked: _Stacked) -> list[Result]:
-    """One batched forward/backward for specs that differ only in init/seed."""
-    spec = specs[0]
-    members = len(specs)
-    phi = activation_fn(spec.activation)
-    norm = _norm_layer(spec, members)
-    recorder = _Recorder(spec, members)
-    weights = stacked.weights
-    h = stacked.x
-    for layer, weight in enumerate(weights):
-        a = torch.bmm(h, weight.mT)  # a_l = h_{l-1} W_l^T, like nn.Linear without bias; bmm takes strided h as is
-        z = norm(a)
-        y = phi(z)
-        h = h + y if spec.residual else y
-        recorder.forward(layer, a, z, h)
-        a.register_hook(recorder.backward_hook("preact_grad_norm", layer))
-        h.register_hook(recorder.backward_hook("act_grad_norm", layer))
-    if spec.loss == "random_projection":
-        per_member_loss = (stacked.readout * h).sum(dim=(1, 2))
-    else:
-        per_member_loss = h.sum(dim=(1, 2))
-    # members are independent, so the gradient of the total is each member's own gradient
-    weight_grads = torch.autograd.grad(per_member_loss.sum(), weights)
-    for layer, (weight, grad) in enumerate(zip(weights, weight_grads, strict=True)):
-        recorder.weights(layer, weight.detach(), grad)
-    return recorder.results(specs, per_member_loss.detach().double())
+    """One batched forward/backward for specs that differ only in init/seed: the one-depth case of the shared pass."""
+    return _run_members_depths(specs, stacked, (specs[0].depth,))[specs[0].depth]
 
 
 def _depth_group_key(spec: Spec) -> tuple:
@@ -530,7 +507,7 @@ def _run_members_depths(
     h = x
     outputs: list[Tensor] = []
     for layer, weight in enumerate(weights):
-        a = torch.bmm(h, weight.mT)  # as in _run_members, op for op
+        a = torch.bmm(h, weight.mT)  # a_l = h_{l-1} W_l^T, like nn.Linear without bias; bmm takes strided h as is
         z = norm(a)
         y = phi(z)
         h = h + y if spec.residual else y
@@ -545,6 +522,7 @@ def _run_members_depths(
         for metric, values in forward.stats.items():
             recorder.stats[metric][:depth] = values[:depth]
         recorder.nonfinite = [flags.clone() for flags in forward.nonfinite[:depth]]
+        recorder.hist_values["act"][:depth] = forward.hist_values["act"][:depth]
         current.recorder = recorder
         h_d = outputs[depth - 1]
         if spec.loss == "random_projection":
@@ -553,6 +531,7 @@ def _run_members_depths(
             per_member_loss = h_d.sum(dim=(1, 2))
         retain = depth != depths[-1]
         if weight_grads:
+            # members are independent, so the gradient of the total is each member's own gradient
             grads = torch.autograd.grad(per_member_loss.sum(), weights[:depth], retain_graph=retain)
             for layer, (weight, grad) in enumerate(zip(weights[:depth], grads, strict=True)):
                 recorder.weights(layer, weight.detach(), grad)
