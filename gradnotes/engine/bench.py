@@ -97,13 +97,12 @@ def reference_rate(members: int, batch: int, width: int, dtype: str, seconds: fl
     return rates
 
 
-def _run_share(specs: Sequence[Spec]) -> float:
+def _run_share(specs: Sequence[Spec]) -> None:
     from gradnotes.engine.nets import threads
     from gradnotes.engine.sim import run_many
 
     with threads(1):
         run_many(specs)
-    return time.process_time()
 
 
 def run_parallel(specs: Sequence[Spec], workers: int) -> None:
@@ -133,15 +132,23 @@ def run_parallel(specs: Sequence[Spec], workers: int) -> None:
             future.result()
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished worker processes."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def run_bench(specs: Sequence[Spec], *, seconds: float = 2.0) -> dict[str, Any]:
     """Run the specs cold (no cache), one single-threaded process per core, and compare the FLOP rate with the best
     plain bmm on the same shapes that this machine reaches with all its cores."""
     from gradnotes.engine.sim import MAX_MEMBERS
 
     workers = cores()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     run_parallel(specs, workers)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
     flops = sum(matmul_flops(spec) for spec in specs)
     first = specs[0]
     # the grid's batched groups hold (inits x seeds) members; compare with bmm of that very shape
@@ -151,6 +158,8 @@ def run_bench(specs: Sequence[Spec], *, seconds: float = 2.0) -> dict[str, Any]:
     return {
         "runs": len(specs),
         "wall_seconds": wall,
+        # CPU seconds of all threads and worker processes: on a shared machine wall time measures the neighbours too
+        "cpu_seconds": cpu,
         "workers": workers,
         "matmul_gflop": flops / 1e9,
         "engine_gflops": engine_rate / 1e9,

@@ -315,7 +315,8 @@ def bench_command(args: argparse.Namespace) -> int:
     shape = report["shape"]
     print(
         f"grid: {report['runs']} networks (depth {shape['depth']}, width {shape['width']}, batch {shape['batch']}) "
-        f"in {report['wall_seconds']:.2f} s cold, {report['workers']} single-threaded process(es)"
+        f"in {report['wall_seconds']:.2f} s cold ({report['cpu_seconds']:.1f} CPU s), {report['workers']} "
+        "single-threaded process(es)"
     )
     print(f"engine: {report['engine_gflops']:.1f} GFLOP/s over {report['matmul_gflop']:.0f} GFLOP of matmuls")
     ways = report["reference"]

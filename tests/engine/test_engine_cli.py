@@ -103,7 +103,7 @@ def test_bench_quick_reports_rates(capsys: pytest.CaptureFixture[str], monkeypat
     status, out = harness(["bench", "--quick", "--json"], capsys)
     report = json.loads(out)
     assert status == 0 and report["runs"] == 4 * 6 * 3 * 2
-    assert report["wall_seconds"] > 0 and report["ratio"] > 0
+    assert report["wall_seconds"] > 0 and report["cpu_seconds"] > 0 and report["ratio"] > 0
     # the reference is the best of the ways the machine can run bmm with all its cores, not one thread's rate
     ways = report["reference"]
     assert report["reference_bmm_gflops"] == max(ways.values()) == ways["best"]

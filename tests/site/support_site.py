@@ -232,7 +232,6 @@ def fixture_env(cache: Path, site: Path = FIXTURE_SITE) -> dict[str, str]:
         "GRADNOTES_CACHE": str(cache),
         "GRADNOTES_FIGURES_DIR": str(site / "figures"),
         "GRADNOTES_NOTEBOOKS_DIR": str(site / "docs" / "notebooks"),
-        "GRADNOTES_EXPLORER": "0",  # the fixture site has no explorer page: `gradnotes build` skips its grid
         "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the fixture's figures/ or in hooks/
         "OMP_NUM_THREADS": "1",
         "NO_MKDOCS_2_WARNING": "1",
